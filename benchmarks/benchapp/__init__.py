@@ -1,0 +1,1 @@
+"""A tiny Django app holding the bunws endpoints that the benchmarks hit."""

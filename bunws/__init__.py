@@ -1,0 +1,79 @@
+"""bunws: Bun-style WebSocket endpoints for Django, served by daphne under Channels routing.
+
+Declare endpoints in any installed app's ``sockets.py``::
+
+    import bunws
+
+    async def message(ws, message):
+        ws.send(message)
+
+    echo = bunws.serve("echo/", websocket={"message": message})
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BunwsError",
+    "ConfigurationError",
+    "Endpoint",
+    "OriginCheck",
+    "ServerWebSocket",
+    "SocketStateError",
+    "UnsupportedFeature",
+    "apublish",
+    "publish",
+    "serve",
+    "subscriber_count",
+    "websocket_urlpatterns",
+]
+
+# Lazy exports: ``bunws`` is imported while INSTALLED_APPS load, before settings and the app
+# registry are usable, so nothing heavy is imported until a name is first used.
+_EXPORTS = {
+    "BunwsError": "bunws.exceptions",
+    "ConfigurationError": "bunws.exceptions",
+    "SocketStateError": "bunws.exceptions",
+    "UnsupportedFeature": "bunws.exceptions",
+    "Endpoint": "bunws.endpoint",
+    "ServerWebSocket": "bunws.socket",
+    "serve": "bunws.registry",
+    "publish": "bunws.pubsub",
+    "apublish": "bunws.pubsub",
+    "subscriber_count": "bunws.bridge",
+    "OriginCheck": "bunws.routing",
+    "websocket_urlpatterns": "bunws.routing",
+}
+
+if TYPE_CHECKING:
+    from bunws.bridge import cluster_subscriber_count as subscriber_count
+    from bunws.endpoint import Endpoint
+    from bunws.exceptions import (
+        BunwsError,
+        ConfigurationError,
+        SocketStateError,
+        UnsupportedFeature,
+    )
+    from bunws.pubsub import apublish, publish
+    from bunws.registry import serve
+    from bunws.routing import OriginCheck, websocket_urlpatterns
+    from bunws.socket import ServerWebSocket
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'bunws' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(module_name)
+    value = getattr(module, "cluster_subscriber_count" if name == "subscriber_count" else name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

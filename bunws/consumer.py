@@ -1,0 +1,204 @@
+"""The ASGI application behind each endpoint: handshake, fetch, then the handler loop.
+
+A plain ASGI app under Channels' ``URLRouter`` (not ``AsyncWebsocketConsumer``): per message it
+awaits the server's queue and calls the handler, with no task, thread hop or channel-layer
+listener per socket.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+
+from bunws import pubsub
+from bunws.daphne_adapter import daphne_transport
+from bunws.diagnosis import FETCH_DECLINED, diagnosis_for
+from bunws.failures import arecord_failed_upgrade
+from bunws.hub import hub
+from bunws.request import handshake_request
+from bunws.socket import OPEN, ServerWebSocket
+from bunws.transport import AsgiTransport, Transport
+
+if TYPE_CHECKING:
+    from bunws.endpoint import Endpoint, Handshake
+
+logger = logging.getLogger("bunws")
+
+Scope = dict[str, Any]
+
+
+def scope_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The scope's headers decoded as latin-1 text pairs."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
+
+
+def client_host(scope: Scope) -> str | None:
+    """The client's address (no port), if the server reported it."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def record_refusal(scope: Scope, reason: str, endpoint: str = "", **extra: Any) -> None:
+    """Log and store a refused handshake."""
+    headers = scope_headers(scope)
+    origin = dict(headers).get("origin")
+    await arecord_failed_upgrade(
+        reason=reason,
+        path=scope.get("path", ""),
+        method="GET",
+        endpoint=endpoint,
+        client=client_host(scope),
+        headers=headers,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        diagnosis=diagnosis_for(reason, origin=origin, path=scope.get("path"), **extra),
+    )
+
+
+class EndpointApp:
+    """ASGI app serving one ``Endpoint``'s WebSocket side."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def __repr__(self) -> str:
+        return f"<EndpointApp {self.endpoint.name!r}>"
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError(
+                f"bunws endpoint {self.endpoint.name!r} got a {scope['type']!r} scope; its HTTP "
+                f"side is served by Django: add path('', include('bunws.urls')) to your URLconf."
+            )
+        first = await receive()
+        if first["type"] != "websocket.connect":
+            return
+        pubsub.bind_loop()
+        state = await self._run_fetch(scope)
+        if state is None or not state.upgraded:
+            await record_refusal(scope, FETCH_DECLINED, self.endpoint.name)
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        transport: Transport = daphne_transport(scope, send) or AsgiTransport(send)
+        try:
+            await transport.accept(state.headers)
+        except ConnectionError:
+            logger.info("bunws: %s: client left during the handshake", self.endpoint.name)
+            return
+        ws = ServerWebSocket(
+            transport=transport,
+            config=self.endpoint.config,
+            hub=hub,
+            data=state.data,
+            scope=scope,
+            endpoint=self.endpoint,
+            on_drain=self._on_drain if "drain" in self.endpoint.handlers else None,
+        )
+        await self._serve(ws, transport, receive)
+
+    async def _run_fetch(self, scope: Scope) -> Handshake | None:
+        endpoint = self.endpoint
+        if endpoint.fetch is None:
+            from bunws.endpoint import Handshake
+
+            return Handshake(is_handshake=True, upgraded=True, data={})
+        try:
+            request = await sync_to_async(handshake_request)(scope, endpoint)
+            fetch = endpoint.fetch
+            if inspect.iscoroutinefunction(fetch):
+                await fetch(request, endpoint)
+            else:
+                await sync_to_async(fetch)(request, endpoint)
+        except Exception:
+            logger.exception("bunws: fetch of endpoint %r raised; handshake refused", endpoint.name)
+            return None
+        state: Handshake = request.bunws  # type: ignore[attr-defined]
+        return state
+
+    def _on_drain(self, ws: ServerWebSocket) -> None:
+        import asyncio
+
+        handler = self.endpoint.handlers["drain"]
+        asyncio.get_running_loop().create_task(self._call(ws, "drain", handler, ws))
+
+    async def _call(self, ws: ServerWebSocket, key: str, handler: Any, *args: Any) -> bool:
+        try:
+            await handler(*args)
+            return True
+        except Exception as exc:
+            logger.exception(
+                "bunws: %s handler of endpoint %r raised; closing the socket with 1011",
+                key,
+                self.endpoint.name,
+            )
+            error = self.endpoint.handlers.get("error")
+            if error is not None and key != "error":
+                try:
+                    await error(ws, exc)
+                except Exception:
+                    logger.exception("bunws: error handler of %r raised", self.endpoint.name)
+            if ws.ready_state == OPEN:
+                ws.close(1011, "internal error")
+            return False
+
+    async def _serve(self, ws: ServerWebSocket, transport: Transport, receive: Any) -> None:
+        endpoint = self.endpoint
+        handlers = endpoint.handlers
+        on_message = handlers.get("message")
+        limit = endpoint.config.max_payload_length
+        endpoint.sockets[ws] = None
+        code: int | None = 1006
+        try:
+            if "open" in handlers:
+                await self._call(ws, "open", handlers["open"], ws)
+            while True:
+                event = await receive()
+                kind = event["type"]
+                if kind == "websocket.receive":
+                    if ws.ready_state != OPEN:
+                        continue  # closing: Bun drops messages that arrive after close()
+                    ws.last_received = time.monotonic()
+                    payload = event.get("text")
+                    if payload is None:
+                        payload = event.get("bytes")
+                        if payload is None:
+                            payload = b""
+                        size = len(payload)
+                    else:
+                        size = len(payload)
+                        if size <= limit < size * 4:
+                            size = len(payload.encode("utf-8"))
+                    if limit and size > limit:
+                        # RFC 6455 7.4.1: 1009 = message too big to process.
+                        ws.close(1009, f"message of {size} bytes exceeds {limit}")
+                        continue
+                    if on_message is not None:
+                        await self._call(ws, "message", on_message, ws, payload)
+                elif kind == "websocket.disconnect":
+                    code = event.get("code", 1005)
+                    break
+        finally:
+            ws.mark_closed()
+            endpoint.sockets.pop(ws, None)
+            await self._finish(ws, transport, code)
+
+    async def _finish(self, ws: ServerWebSocket, transport: Transport, code: int | None) -> None:
+        ours = ws.closed_by_server()
+        reason = ""
+        if ours is not None:
+            code, reason = ours
+        else:
+            remote_code, remote_reason = transport.remote_close()
+            if code != 1006 and remote_code is not None:
+                code = remote_code
+            reason = remote_reason or ""
+        if code is None:
+            code = 1005  # RFC 6455 7.1.5: the peer sent no status code
+        if isinstance(transport, AsgiTransport):
+            await transport.aclose()
+        handler = self.endpoint.handlers.get("close")
+        if handler is not None:
+            await self._call(ws, "close", handler, ws, code, reason)

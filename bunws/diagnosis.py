@@ -1,0 +1,285 @@
+"""Explain why a request to a WebSocket endpoint did not become a WebSocket, without any I/O.
+
+Everything here works on plain strings so it can be unit-tested without Django or a server; the
+redaction helpers make header and query data safe to log and store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+__all__ = [
+    "CONNECTION_NOT_UPGRADE",
+    "FETCH_DECLINED",
+    "HANDSHAKE_NOT_UPGRADED",
+    "NO_SUCH_ENDPOINT",
+    "NO_UPGRADE_HEADER",
+    "ORIGIN_NOT_ALLOWED",
+    "REASONS",
+    "UPGRADE_NOT_WEBSOCKET",
+    "WRONG_METHOD",
+    "Diagnosis",
+    "diagnose",
+    "diagnosis_for",
+    "redact_headers",
+    "redact_query",
+]
+
+NO_UPGRADE_HEADER = "no_upgrade_header"
+UPGRADE_NOT_WEBSOCKET = "upgrade_not_websocket"
+CONNECTION_NOT_UPGRADE = "connection_not_upgrade"
+HANDSHAKE_NOT_UPGRADED = "handshake_not_upgraded"
+WRONG_METHOD = "wrong_method"
+FETCH_DECLINED = "fetch_declined"
+ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+NO_SUCH_ENDPOINT = "no_such_endpoint"
+
+REASONS: tuple[tuple[str, str], ...] = (
+    (NO_UPGRADE_HEADER, "no Upgrade header"),
+    (UPGRADE_NOT_WEBSOCKET, "Upgrade header is not exactly 'websocket'"),
+    (CONNECTION_NOT_UPGRADE, "Connection header lacks 'upgrade'"),
+    (HANDSHAKE_NOT_UPGRADED, "handshake arrived as plain HTTP"),
+    (WRONG_METHOD, "method is not GET"),
+    (FETCH_DECLINED, "upgrade declined by the endpoint"),
+    (ORIGIN_NOT_ALLOWED, "origin not allowed"),
+    (NO_SUCH_ENDPOINT, "no such endpoint"),
+)
+
+_PROXY_HINT = (
+    "behind a proxy, forward the Upgrade and Connection headers over HTTP/1.1 "
+    "(nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
+    'proxy_set_header Connection "upgrade";)'
+)
+
+# (summary, hint) for every reason; diagnose() adds the offending value where it has one.
+_TEXTS: dict[str, tuple[str, str]] = {
+    WRONG_METHOD: (
+        "This address is a WebSocket endpoint, and a WebSocket handshake must be a GET request, "
+        "but this request used another method.",
+        "Open the connection with a WebSocket client, for example `new WebSocket(url)` in a "
+        "browser, instead of submitting a form or calling `fetch()` on this address.",
+    ),
+    NO_UPGRADE_HEADER: (
+        "This address is a WebSocket endpoint, but the request was ordinary HTTP without an "
+        "Upgrade header, so there was no WebSocket handshake to accept.",
+        "Connect with a WebSocket client such as `new WebSocket(url)` rather than `fetch()` or a "
+        f"link; if your client does send a handshake, {_PROXY_HINT}.",
+    ),
+    UPGRADE_NOT_WEBSOCKET: (
+        "The request asked for a protocol upgrade, but the Upgrade header was not exactly "
+        "'websocket', so the server treated it as plain HTTP.",
+        "Send `Upgrade: websocket` with no other protocols listed (a standard client such as "
+        "`new WebSocket(url)` does this); if a proxy rewrites the header, pass the client's "
+        "header through unchanged (nginx: proxy_set_header Upgrade $http_upgrade;).",
+    ),
+    CONNECTION_NOT_UPGRADE: (
+        "The request carried `Upgrade: websocket`, but its Connection header lacks the "
+        "'upgrade' token, which usually means a proxy stripped or replaced it.",
+        f"Send `Connection: Upgrade` with the handshake; {_PROXY_HINT}.",
+    ),
+    HANDSHAKE_NOT_UPGRADED: (
+        "The request looks like a complete WebSocket handshake, yet it reached Django as plain "
+        "HTTP, so the server in front of Django did not perform the upgrade.",
+        "Serve the project with an ASGI server that speaks WebSocket (daphne, or "
+        "`manage.py runserver` with 'daphne' first in INSTALLED_APPS) and route this path "
+        f"through Channels' websocket router; {_PROXY_HINT}.",
+    ),
+    FETCH_DECLINED: (
+        "The endpoint's fetch handler declined to upgrade this request to a WebSocket.",
+        "Check what the endpoint's fetch handler requires (for example a login, a query "
+        "parameter or a header) and connect again with `new WebSocket(url)` once the request "
+        "meets it.",
+    ),
+    ORIGIN_NOT_ALLOWED: (
+        "The WebSocket handshake came from an origin this endpoint does not allow, so it was "
+        "refused to protect users from cross-site WebSocket hijacking.",
+        "Open the page from an allowed origin, or, if the origin is trusted, add it to the "
+        "endpoint's allowed origins.",
+    ),
+    NO_SUCH_ENDPOINT: (
+        "No WebSocket endpoint is registered at this path, so the handshake was refused.",
+        "Check the URL passed to `new WebSocket(url)` against the paths in the project's "
+        "WebSocket routing, including any trailing slash.",
+    ),
+}
+
+_REDACTED_HEADERS = frozenset(
+    {
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+        "x-csrftoken",
+        "sec-websocket-key",
+    }
+)
+_REDACTED_HEADER_PARTS = ("token", "secret", "auth", "session", "cookie", "password", "csrf")
+_REDACTED_PARAMS = frozenset(
+    {
+        "token",
+        "access_token",
+        "auth",
+        "key",
+        "api_key",
+        "apikey",
+        "password",
+        "secret",
+        "session",
+        "sessionid",
+        "code",
+        "jwt",
+        "signature",
+        "sig",
+    }
+)
+_REDACTED_PARAM_PARTS = ("token", "secret", "password", "key", "auth", "session")
+
+MAX_HEADERS = 32
+MAX_HEADER_NAME = 64
+MAX_HEADER_VALUE = 256
+MAX_QUERY = 512
+_ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why a request did not become a WebSocket: a reason code and text for a person."""
+
+    reason: str
+    summary: str
+    hint: str
+
+
+def _clean(value: str | bytes, limit: int) -> str:
+    """Return value as printable text of at most limit characters plus an ellipsis."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + _ELLIPSIS
+
+
+def _quoted(value: str) -> str:
+    """Quote a client-supplied value for inclusion in a sentence, bounded and printable."""
+    return "'" + _clean(value, 64) + "'"
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    """Return headers keyed by lowercase name so lookups ignore case."""
+    return {str(name).lower(): str(value) for name, value in headers.items()}
+
+
+def _tokens(value: str) -> set[str]:
+    """Split a comma-separated header value into lowercase tokens."""
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def diagnosis_for(reason: str, *, origin: str | None = None, path: str | None = None) -> Diagnosis:
+    """Return the standard summary and hint for a reason code, naming origin or path if given."""
+    try:
+        summary, hint = _TEXTS[reason]
+    except KeyError:
+        known = ", ".join(code for code, _ in REASONS)
+        raise ValueError(
+            f"unknown failed-upgrade reason {reason!r}: use one of the codes in "
+            f"bunws.diagnosis.REASONS ({known})"
+        ) from None
+    if reason == ORIGIN_NOT_ALLOWED and origin is not None:
+        summary = (
+            f"The WebSocket handshake came from origin {_quoted(origin)}, which this endpoint "
+            "does not allow, so it was refused to protect users from cross-site WebSocket "
+            "hijacking."
+        )
+    elif reason == NO_SUCH_ENDPOINT and path is not None:
+        summary = (
+            f"No WebSocket endpoint is registered at {_quoted(path)}, so the handshake was refused."
+        )
+    elif reason == FETCH_DECLINED and path is not None:
+        summary = (
+            f"The fetch handler of the endpoint at {_quoted(path)} declined to upgrade this "
+            "request to a WebSocket."
+        )
+    return Diagnosis(reason, summary, hint)
+
+
+def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
+    """Explain why a plain HTTP request that reached a WebSocket endpoint is not a handshake."""
+    lowered = _lowered(headers)
+    if method.upper() != "GET":
+        base = diagnosis_for(WRONG_METHOD)
+        summary = (
+            "This address is a WebSocket endpoint, and a WebSocket handshake must be a GET "
+            f"request, but this request used {_quoted(method)}."
+        )
+        return Diagnosis(WRONG_METHOD, summary, base.hint)
+    upgrade = lowered.get("upgrade")
+    if upgrade is None or not upgrade.strip():
+        return diagnosis_for(NO_UPGRADE_HEADER)
+    if upgrade.strip().lower() != "websocket":
+        base = diagnosis_for(UPGRADE_NOT_WEBSOCKET)
+        summary = (
+            f"The request asked to upgrade to {_quoted(upgrade)}, but a WebSocket handshake "
+            "needs the Upgrade header to be exactly 'websocket', so the server treated it as "
+            "plain HTTP."
+        )
+        return Diagnosis(UPGRADE_NOT_WEBSOCKET, summary, base.hint)
+    connection = lowered.get("connection")
+    if connection is None or "upgrade" not in _tokens(connection):
+        base = diagnosis_for(CONNECTION_NOT_UPGRADE)
+        seen = "was missing" if connection is None else f"was {_quoted(connection)}"
+        summary = (
+            "The request carried `Upgrade: websocket`, but its Connection header "
+            f"{seen} and lacks the 'upgrade' token, which usually means a proxy stripped or "
+            "replaced it."
+        )
+        return Diagnosis(CONNECTION_NOT_UPGRADE, summary, base.hint)
+    return diagnosis_for(HANDSHAKE_NOT_UPGRADED)
+
+
+def _sensitive_header(name: str) -> bool:
+    """Tell whether a lowercase header name may carry a credential."""
+    return name in _REDACTED_HEADERS or any(part in name for part in _REDACTED_HEADER_PARTS)
+
+
+def redact_headers(
+    headers: Iterable[tuple[str | bytes, str | bytes]] | Mapping[str, str],
+) -> dict[str, str]:
+    """Return headers safe to log: lowercase names, credentials dropped, values bounded."""
+    pairs: Iterable[tuple[str | bytes, str | bytes]]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    result: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name = _clean(raw_name, MAX_HEADER_NAME).lower()
+        if _sensitive_header(name):
+            continue
+        value = _clean(raw_value, MAX_HEADER_VALUE)
+        if name == "referer" and "?" in value:
+            # A referring URL's query string can carry tokens just like ours.
+            base, _, query = value.partition("?")
+            value = _clean(base + "?" + redact_query(query), MAX_HEADER_VALUE)
+        if name in result:
+            value = _clean(f"{result[name]}, {value}", MAX_HEADER_VALUE)
+        elif len(result) >= MAX_HEADERS:
+            continue
+        result[name] = value
+    return result
+
+
+def _sensitive_param(name: str) -> bool:
+    """Tell whether a query parameter name may carry a credential."""
+    lowered = name.lower()
+    return lowered in _REDACTED_PARAMS or any(part in lowered for part in _REDACTED_PARAM_PARTS)
+
+
+def redact_query(query: str | bytes) -> str:
+    """Return a query string with credential-like parameter values replaced, bounded in length."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    parts = []
+    for part in text.split("&"):
+        name, sep, _value = part.partition("=")
+        if sep and _sensitive_param(unquote_plus(name)):
+            part = f"{name}=[redacted]"
+        parts.append(part)
+    return _clean("&".join(parts), MAX_QUERY - 1)

@@ -1,0 +1,186 @@
+"""``Endpoint``: one declared WebSocket route, its handlers, and the ``server`` passed to fetch."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.urls.resolvers import RoutePattern
+
+from bunws.exceptions import ConfigurationError, SocketStateError
+from bunws.frame import Frame
+from bunws.hub import hub
+from bunws.options import HANDLER_PARAMS, SocketConfig, compile_mapping
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from bunws.socket import ServerWebSocket
+
+Handler = Callable[..., Any]
+
+# RFC 6455 4.2.2: headers the handshake itself owns; fetch may not override them.
+_RESERVED_HEADERS = {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"}
+
+
+@dataclass
+class Handshake:
+    """What ``fetch`` decided for one request; stored on the request as ``request.bunws``."""
+
+    is_handshake: bool
+    upgraded: bool = False
+    data: Any = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def default_name(route: str) -> str:
+    """A readable endpoint name from a route: ``"chat/<str:room>/"`` -> ``"chat"``."""
+    name = re.sub(r"<[^>]*>", "", route).strip("/")
+    name = re.sub(r"/+", "-", name)
+    return name or "root"
+
+
+def _as_async(handler: Handler) -> Handler:
+    """Async handlers run as they are; sync ones in a worker thread (they may use the ORM)."""
+    if inspect.iscoroutinefunction(handler):
+        return handler
+    # thread_sensitive=False: a slow sync handler blocks only its own socket, not all of them.
+    return sync_to_async(handler, thread_sensitive=False)
+
+
+def _check_route(route: object) -> str:
+    if not isinstance(route, str):
+        raise ConfigurationError(
+            f"bunws.serve() route must be a Django path() string such as 'chat/<str:room>/', "
+            f"got {route!r}."
+        )
+    if route.startswith("/"):
+        raise ConfigurationError(
+            f"bunws.serve() route {route!r} starts with '/': Django routes have no leading "
+            f"slash; use {route.lstrip('/')!r}."
+        )
+    try:
+        _ = RoutePattern(route).regex
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(f"bunws.serve() route {route!r} is invalid: {exc}") from None
+    return route
+
+
+def _normalize_headers(headers: object) -> list[tuple[bytes, bytes]]:
+    if headers is None:
+        return []
+    items: Iterable[Any]
+    if isinstance(headers, Mapping):
+        items = headers.items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
+        items = headers
+    else:
+        raise TypeError(f"upgrade(headers=...) takes a dict of str, got {headers!r}.")
+    result = []
+    for item in items:
+        name, value = item
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"upgrade(headers=...) names and values must be str, got {name!r}: {value!r}."
+            )
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(
+                f"upgrade(headers=...) cannot set {name!r}: the WebSocket handshake owns it."
+            )
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"upgrade(headers=...) value of {name!r} contains a line break.")
+        result.append((name.encode("latin-1"), value.encode("latin-1")))
+    return result
+
+
+class Endpoint:
+    """A WebSocket endpoint declared with ``bunws.serve()``; also the ``server`` given to fetch."""
+
+    def __init__(
+        self,
+        route: str,
+        *,
+        websocket: Mapping[str, Any],
+        fetch: Handler | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.route = _check_route(route)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigurationError(f"bunws.serve() name must be a non-empty str, got {name!r}.")
+        self.name = name or default_name(route)
+        self.config: SocketConfig = compile_mapping(self.name, websocket)
+        if fetch is not None and not callable(fetch):
+            raise ConfigurationError(
+                f"bunws.serve() fetch of endpoint {self.name!r} must be a function "
+                f"`def fetch(request, server)`, got {fetch!r}."
+            )
+        if fetch is not None:
+            try:
+                inspect.signature(fetch).bind("request", "server")
+            except TypeError:
+                raise ConfigurationError(
+                    f"bunws.serve() fetch of endpoint {self.name!r} must accept "
+                    f"(request, server), got {inspect.signature(fetch)}."
+                ) from None
+        self.fetch = fetch
+        self.sockets: dict[ServerWebSocket, None] = {}
+        self.handlers: dict[str, Handler] = {
+            key: _as_async(getattr(self.config, key))
+            for key in HANDLER_PARAMS
+            if getattr(self.config, key) is not None
+        }
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name!r} route={self.route!r}>"
+
+    def upgrade(
+        self,
+        request: HttpRequest,
+        data: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> bool:
+        """Accept this request's WebSocket handshake; True only for a genuine handshake.
+
+        ``data`` becomes ``ws.data`` (default: a new empty dict) and ``headers`` are added to
+        the 101 response. On plain HTTP it returns False and bunws answers 426.
+        """
+        state: Handshake | None = getattr(request, "bunws", None)
+        if state is None or not state.is_handshake:
+            return False
+        if state.upgraded:
+            raise SocketStateError(
+                f"upgrade() was called twice for the same request to endpoint {self.name!r}."
+            )
+        state.headers = _normalize_headers(headers)
+        state.data = {} if data is None else data
+        state.upgraded = True
+        return True
+
+    def publish(self, topic: str, data: str | bytes | bytearray | memoryview) -> int:
+        """Publish to every subscriber of ``topic``, in every process the layer reaches."""
+        from bunws.pubsub import publish
+
+        return publish(topic, data)
+
+    def subscriber_count(self, topic: str) -> int:
+        """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.bridge``."""
+        from bunws.bridge import cluster_subscriber_count
+
+        return cluster_subscriber_count(topic)
+
+    @property
+    def pending_websockets(self) -> int:
+        """Open sockets of this endpoint in this process."""
+        return len(self.sockets)
+
+    def frame(self, data: str | bytes) -> Frame:
+        """Build an outgoing frame (shared by every subscriber of a publish)."""
+        return Frame(data)
+
+
+__all__ = ["Endpoint", "Handshake", "default_name", "hub"]

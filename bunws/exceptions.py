@@ -1,0 +1,31 @@
+"""Exceptions raised by bunws.
+
+The hierarchy::
+
+    BunwsError
+    ├── ConfigurationError (also django's ImproperlyConfigured): a bad ``websocket`` mapping,
+    │   │   route or setting, raised at startup
+    │   └── UnsupportedFeature: a Bun feature daphne cannot provide (``ping``/``pong``
+    │       handlers, ``per_message_deflate=True``)
+    └── SocketStateError: an operation that needs an open socket on one that is not open
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class BunwsError(Exception):
+    """Root of every exception bunws raises on purpose."""
+
+
+class ConfigurationError(BunwsError, ImproperlyConfigured):
+    """A ``bunws.serve()`` call, ``websocket`` mapping or setting is wrong; raised at startup."""
+
+
+class UnsupportedFeature(ConfigurationError):
+    """A Bun WebSocket feature that cannot be built on daphne; the message says why."""
+
+
+class SocketStateError(BunwsError):
+    """An operation needs a socket in another ready state (for example upgrading twice)."""

@@ -1,0 +1,87 @@
+"""The in-process topic registry: who is subscribed to what, and local fan-out.
+
+Sans-I/O: a subscriber is anything with a ``deliver(frame) -> int`` method. The hub tells an
+optional observer when a topic gains its first or loses its last local subscriber, which is how
+the cross-process bridge knows which channel-layer groups this process must join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from bunws.frame import Frame
+
+
+class Subscriber(Protocol):
+    """What the hub delivers to: a socket."""
+
+    def deliver(self, frame: Frame) -> int: ...
+
+
+TopicObserver = Callable[[str, bool], None]
+
+
+class Hub:
+    """Topics (any string) mapped to their local subscribers, in subscription order."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, dict[Subscriber, None]] = {}
+        self.observers: list[TopicObserver] = []
+
+    def subscribe(self, subscriber: Subscriber, topic: str) -> bool:
+        """Add ``subscriber`` to ``topic``; False if it already was subscribed."""
+        members = self._topics.get(topic)
+        if members is None:
+            members = self._topics[topic] = {}
+            members[subscriber] = None
+            self._notify(topic, True)
+            return True
+        if subscriber in members:
+            return False
+        members[subscriber] = None
+        return True
+
+    def unsubscribe(self, subscriber: Subscriber, topic: str) -> bool:
+        """Remove ``subscriber`` from ``topic``; False if it was not subscribed."""
+        members = self._topics.get(topic)
+        if members is None or subscriber not in members:
+            return False
+        del members[subscriber]
+        if not members:
+            del self._topics[topic]
+            self._notify(topic, False)
+        return True
+
+    def publish(self, topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
+        """Deliver ``frame`` to every local subscriber but ``skip``; return how many took it.
+
+        A subscriber whose send was queued behind backpressure (-1) counts as taking it.
+        """
+        members = self._topics.get(topic)
+        if not members:
+            return 0
+        delivered = 0
+        # Copy: a delivery can close a socket, which unsubscribes it from this topic.
+        for subscriber in tuple(members):
+            if subscriber is not skip and subscriber.deliver(frame) != 0:
+                delivered += 1
+        return delivered
+
+    def count(self, topic: str) -> int:
+        """Local subscribers of ``topic``."""
+        members = self._topics.get(topic)
+        return len(members) if members else 0
+
+    def topics(self) -> Iterator[tuple[str, int]]:
+        """Every topic with local subscribers and their count."""
+        for topic, members in self._topics.items():
+            yield topic, len(members)
+
+    def _notify(self, topic: str, active: bool) -> None:
+        for observer in self.observers:
+            observer(topic, active)
+
+
+#: The process-wide hub every endpoint shares (topics are process-wide, as in Bun).
+hub = Hub()

@@ -1,0 +1,181 @@
+"""Validation of the Bun-style ``websocket`` mapping into a frozen ``SocketConfig``.
+
+Sans-I/O: imports nothing from Channels or daphne. Every mistake raises ``ConfigurationError``
+at startup, naming the endpoint, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bunws.exceptions import ConfigurationError, UnsupportedFeature
+
+MiB = 1024 * 1024
+
+#: Handler keys and the positional parameters each is called with.
+HANDLER_PARAMS: dict[str, tuple[str, ...]] = {
+    "open": ("ws",),
+    "message": ("ws", "message"),
+    "close": ("ws", "code", "reason"),
+    "drain": ("ws",),
+    "error": ("ws", "exc"),
+}
+
+#: Option keys with Bun's defaults (``idle_timeout`` in seconds, sizes in bytes).
+OPTION_DEFAULTS: dict[str, int | bool] = {
+    "max_payload_length": 16 * MiB,
+    "idle_timeout": 120,
+    "backpressure_limit": 16 * MiB,
+    "close_on_backpressure_limit": False,
+    "publish_to_self": False,
+    "send_pings": True,
+    "per_message_deflate": False,
+}
+
+_BOOL_OPTIONS = {"close_on_backpressure_limit", "publish_to_self", "send_pings", "per_message_deflate"}
+
+#: Keys Bun has that daphne cannot support, with the reason.
+UNSUPPORTED: dict[str, str] = {
+    "ping": (
+        "daphne (autobahn) answers WebSocket pings itself and ASGI never shows ping or pong "
+        "frames to the application, so a 'ping' handler would never run; remove it"
+    ),
+    "pong": (
+        "ASGI never shows ping or pong frames to the application, so a 'pong' handler would "
+        "never run; remove it (bunws's idle_timeout and daphne's --ping-interval keep sockets alive)"
+    ),
+}
+
+_PER_MESSAGE_DEFLATE = (
+    "daphne does not negotiate the permessage-deflate extension (it never configures autobahn's "
+    "compression), so per_message_deflate=True cannot be honoured; remove it or set it to False"
+)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SocketConfig:
+    """The validated handlers and options of one endpoint."""
+
+    open: Callable[..., Any] | None
+    message: Callable[..., Any] | None
+    close: Callable[..., Any] | None
+    drain: Callable[..., Any] | None
+    error: Callable[..., Any] | None
+    max_payload_length: int
+    idle_timeout: int
+    backpressure_limit: int
+    close_on_backpressure_limit: bool
+    publish_to_self: bool
+    send_pings: bool
+    per_message_deflate: bool
+
+    def handler_names(self) -> list[str]:
+        """The handler keys this endpoint defines, in Bun's order."""
+        return [key for key in HANDLER_PARAMS if getattr(self, key) is not None]
+
+    def options(self) -> dict[str, int | bool]:
+        """The option values, defaults included."""
+        return {key: getattr(self, key) for key in OPTION_DEFAULTS}
+
+
+def _fail(endpoint: str, message: str) -> ConfigurationError:
+    return ConfigurationError(f"websocket mapping of endpoint {endpoint!r}: {message}")
+
+
+def _check_key(endpoint: str, key: object) -> str:
+    if not isinstance(key, str):
+        raise _fail(endpoint, f"key {key!r} is not a string; keys are handler or option names.")
+    if key in UNSUPPORTED:
+        raise UnsupportedFeature(
+            f"websocket mapping of endpoint {endpoint!r}: key {key!r} is not supported: "
+            f"{UNSUPPORTED[key]}."
+        )
+    if key in HANDLER_PARAMS or key in OPTION_DEFAULTS:
+        return key
+    known = [*HANDLER_PARAMS, *OPTION_DEFAULTS]
+    snake = _snake(key)
+    if snake != key and snake in known:
+        raise _fail(
+            endpoint,
+            f"unknown key {key!r}: bunws spells options in snake_case: did you mean {snake!r}?",
+        )
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "the known keys are " + ", ".join(known) + "."
+    raise _fail(endpoint, f"unknown key {key!r}: {hint}")
+
+
+def _check_handler(endpoint: str, key: str, handler: object) -> Callable[..., Any]:
+    params = HANDLER_PARAMS[key]
+    signature = f"{key}({', '.join(params)})"
+    if not callable(handler):
+        raise _fail(
+            endpoint,
+            f"handler {key!r} must be a function like `def {signature}`, got {handler!r}.",
+        )
+    try:
+        sig = inspect.signature(handler)
+    except (TypeError, ValueError):  # builtins without a signature: trust them
+        return handler
+    try:
+        sig.bind(*params)
+    except TypeError:
+        raise _fail(
+            endpoint,
+            f"handler {key!r} ({getattr(handler, '__qualname__', handler)!r}) takes parameters "
+            f"{sig} but bunws calls it with {len(params)}: define it as `{signature}`.",
+        ) from None
+    return handler
+
+
+def _check_option(endpoint: str, key: str, value: object) -> int | bool:
+    if key in _BOOL_OPTIONS:
+        if not isinstance(value, bool):
+            raise _fail(endpoint, f"option {key!r} must be True or False, got {value!r}.")
+        if key == "per_message_deflate" and value:
+            raise UnsupportedFeature(
+                f"websocket mapping of endpoint {endpoint!r}: {_PER_MESSAGE_DEFLATE}."
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        unit = "seconds" if key == "idle_timeout" else "bytes"
+        raise _fail(
+            endpoint,
+            f"option {key!r} must be a whole number of {unit} >= 0 (0 disables it), "
+            f"got {value!r}.",
+        )
+    return value
+
+
+def compile_mapping(endpoint: str, websocket: object) -> SocketConfig:
+    """Validate a Bun-style ``websocket`` mapping and return its ``SocketConfig``."""
+    if not isinstance(websocket, Mapping):
+        raise _fail(
+            endpoint,
+            f"expected a dict of handlers and options such as "
+            f"{{'message': message}}, got {type(websocket).__name__} {websocket!r}.",
+        )
+    values: dict[str, Any] = dict.fromkeys(HANDLER_PARAMS)
+    values.update(OPTION_DEFAULTS)
+    for raw_key, value in websocket.items():
+        key = _check_key(endpoint, raw_key)
+        if key in HANDLER_PARAMS:
+            values[key] = None if value is None else _check_handler(endpoint, key, value)
+        else:
+            values[key] = _check_option(endpoint, key, value)
+    if not any(values[key] is not None for key in HANDLER_PARAMS):
+        raise _fail(
+            endpoint,
+            "it defines no handler: add at least one of "
+            + ", ".join(f"'{k}'" for k in HANDLER_PARAMS)
+            + " (for example {'message': message}).",
+        )
+    return SocketConfig(**values)

@@ -1,0 +1,120 @@
+"""Publishing to topics from sockets and from anywhere in the process.
+
+A publish reaches local subscribers straight through the hub, then (when a cross-process
+channel layer is configured) crosses the layer once for every other process; see
+``bunws.bridge``. Calls from other threads (sync views, management commands) are handed to the
+event loop that owns the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Protocol
+
+from bunws.frame import Frame
+from bunws.hub import Subscriber, hub
+
+
+class Bridge(Protocol):
+    """Carries publishes to other processes (implemented by ``bunws.bridge``)."""
+
+    def forward(self, topic: str, frame: Frame, skip: Subscriber | None) -> bool: ...
+
+    async def aforward_from_outside(self, topic: str, frame: Frame) -> bool: ...
+
+
+_state: dict[str, Any] = {"loop": None, "thread": None, "bridge": None}
+
+
+def bind_loop() -> None:
+    """Remember the running loop as the one that owns this process's sockets."""
+    loop = asyncio.get_running_loop()
+    if _state["loop"] is not loop:
+        _state["loop"], _state["thread"] = loop, threading.get_ident()
+        from bunws.bridge import start_bridge
+
+        _state["bridge"] = start_bridge()
+
+
+def socket_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop serving this process's sockets, if any is running."""
+    loop: asyncio.AbstractEventLoop | None = _state["loop"]
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
+    """Deliver ``frame`` to ``topic`` here and in other processes (socket loop thread only)."""
+    delivered = hub.publish(topic, frame, skip)
+    bridge: Bridge | None = _state["bridge"]
+    forwarded = bridge.forward(topic, frame, skip) if bridge is not None else False
+    return frame.size if delivered or forwarded else 0
+
+
+def _checked_frame(topic: object, data: Any) -> Frame:
+    if not isinstance(topic, str):
+        raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")
+    return Frame(data)
+
+
+def publish(topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False) -> int:
+    """Publish ``data`` to every subscriber of ``topic``, from any thread or process.
+
+    Returns the message size when it was delivered locally or handed to the channel layer,
+    0 when nobody could receive it (or the payload is empty).
+    """
+    frame = _checked_frame(topic, data)
+    if frame.size == 0:
+        return 0
+    loop = socket_loop()
+    if loop is not None and threading.get_ident() == _state["thread"]:
+        return publish_frame(topic, frame)
+    if loop is not None:
+        future = asyncio.run_coroutine_threadsafe(_apublish_on_loop(topic, frame), loop)
+        return future.result(timeout=30)
+    # No sockets in this process (a shell, a management command, a Celery task).
+    from asgiref.sync import async_to_sync
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(_apublish_outside)(topic, frame)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a foreign loop
+        return pool.submit(async_to_sync(_apublish_outside), topic, frame).result(timeout=30)
+
+
+async def apublish(
+    topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
+) -> int:
+    """``publish`` for async code; same return value."""
+    frame = _checked_frame(topic, data)
+    if frame.size == 0:
+        return 0
+    loop = socket_loop()
+    if loop is asyncio.get_running_loop():
+        return publish_frame(topic, frame)
+    if loop is not None:
+        future = asyncio.run_coroutine_threadsafe(_apublish_on_loop(topic, frame), loop)
+        return await asyncio.wrap_future(future)
+    return await _apublish_outside(topic, frame)
+
+
+async def _apublish_on_loop(topic: str, frame: Frame) -> int:
+    return publish_frame(topic, frame)
+
+
+async def _apublish_outside(topic: str, frame: Frame) -> int:
+    from bunws.bridge import get_bridge_for_publishing
+
+    bridge = get_bridge_for_publishing()
+    if bridge is None:
+        return 0
+    return frame.size if await bridge.aforward_from_outside(topic, frame) else 0
+
+
+def subscriber_count(topic: str) -> int:
+    """Subscribers of ``topic`` in this process (see ``bunws.bridge`` for the cluster)."""
+    return hub.count(topic)

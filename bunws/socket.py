@@ -1,0 +1,317 @@
+"""``ServerWebSocket``: the ``ws`` object handlers receive, mirroring Bun's ServerWebSocket.
+
+Its methods are plain calls usable from async and sync handlers alike. The socket holds the
+per-connection state (ready state, subscriptions, backpressure accounting, close bookkeeping)
+and writes through a ``Transport``; it imports nothing from Channels or daphne. A call made
+from a worker thread (a sync handler) is run on the socket's event loop and waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bunws.frame import Frame
+from bunws.hub import Hub
+
+if TYPE_CHECKING:
+    from bunws.options import SocketConfig
+    from bunws.transport import Transport
+
+T = TypeVar("T")
+
+CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
+
+# RFC 6455 7.4.1 and IANA: codes an endpoint may put in a close frame.
+_SENDABLE_CODES = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+
+
+def check_close_code(code: int) -> int:
+    """Return ``code`` if a server may send it in a close frame, else raise ValueError."""
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"close code must be an int, got {type(code).__name__} {code!r}.")
+    if code in _SENDABLE_CODES or 3000 <= code <= 4999:
+        return code
+    raise ValueError(
+        f"close code {code} cannot be sent in a close frame (RFC 6455 7.4): use 1000 for a "
+        f"normal close, 1001-1014 for protocol reasons or 3000-4999 for your own codes."
+    )
+
+
+class ServerWebSocket:
+    """One open WebSocket connection (Bun's ``ServerWebSocket``)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_buffered",
+        "_close_code",
+        "_close_reason",
+        "_config",
+        "_corked",
+        "_hub",
+        "_loop",
+        "_on_drain",
+        "_paused",
+        "_thread",
+        "_transport",
+        "data",
+        "endpoint",
+        "last_received",
+        "ready_state",
+        "remote_address",
+        "scope",
+        "subscriptions_set",
+    )
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        config: SocketConfig,
+        hub: Hub,
+        data: Any = None,
+        scope: dict[str, Any] | None = None,
+        endpoint: Any = None,
+        on_drain: Callable[[ServerWebSocket], None] | None = None,
+    ) -> None:
+        self._transport = transport
+        self._config = config
+        self._hub = hub
+        self.data: Any = {} if data is None else data
+        self.scope: dict[str, Any] = scope or {}
+        self.endpoint = endpoint
+        client = self.scope.get("client")
+        self.remote_address: str | None = str(client[0]) if client else None
+        self.ready_state = OPEN
+        self.subscriptions_set: dict[str, None] = {}
+        self.last_received = time.monotonic()
+        self._buffered = 0
+        self._paused = False
+        self._corked: list[Frame] | None = None
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._on_drain = on_drain
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._thread = threading.get_ident()
+        transport.set_flow_control(self)
+
+    def __repr__(self) -> str:
+        name = getattr(self.endpoint, "name", "?")
+        return f"<ServerWebSocket {name} {self.remote_address} state={self.ready_state}>"
+
+    # -- thread marshalling ---------------------------------------------------------------
+
+    def _elsewhere(self) -> bool:
+        return threading.get_ident() != self._thread and self._loop is not None
+
+    def _call_in_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the socket's loop and wait for its result (sync handlers)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the event loop of this socket is gone")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout=30)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview, compress: bool = False) -> int:
+        """Send a text (``str``) or binary (bytes-like) message.
+
+        Returns the byte count, -1 when queued behind backpressure, 0 when dropped (socket
+        not open, empty payload, or the backpressure limit reached). ``compress`` is accepted
+        for Bun compatibility and ignored: daphne does not negotiate compression.
+        """
+        if self._elsewhere():
+            return self._call_in_loop(self.send, data)
+        if self.ready_state != OPEN:
+            return 0
+        frame = Frame(data)
+        if frame.size == 0:
+            return 0
+        return self.deliver(frame)
+
+    def send_text(self, data: str, compress: bool = False) -> int:
+        """Send ``data`` as a text frame (see ``send`` for the return value)."""
+        if not isinstance(data, str):
+            raise TypeError(f"send_text takes a str, got {type(data).__name__}; use send_binary.")
+        return self.send(data)
+
+    def send_binary(self, data: bytes | bytearray | memoryview, compress: bool = False) -> int:
+        """Send ``data`` as a binary frame (see ``send`` for the return value)."""
+        if isinstance(data, str):
+            raise TypeError("send_binary takes bytes; use send_text (or send) for a str.")
+        return self.send(data)
+
+    def deliver(self, frame: Frame) -> int:
+        """Write a prepared frame; the hub's per-subscriber path (loop thread only)."""
+        if self.ready_state != OPEN:
+            return 0
+        if self._corked is not None:
+            self._corked.append(frame)
+            return frame.size
+        if self._paused:
+            limit = self._config.backpressure_limit
+            if limit and self._buffered + frame.size > limit:
+                if self._config.close_on_backpressure_limit:
+                    self.terminate()
+                return 0
+            self._buffered += frame.size
+            self._transport.write(frame)
+            return -1
+        self._transport.write(frame)
+        return frame.size
+
+    def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
+        """Run ``callback(ws)`` and send what it sent in one batch; returns its result."""
+        if self._elsewhere():
+            return self._call_in_loop(self.cork, callback)
+        if self._corked is not None:  # already corked: nest transparently
+            return callback(self)
+        self._corked = []
+        try:
+            return callback(self)
+        finally:
+            frames, self._corked = self._corked, None
+            for frame in frames:
+                self.deliver(frame)
+
+    # -- flow control (called by the transport) -------------------------------------------
+
+    def pause_writing(self) -> None:
+        """The connection's write buffer is full: further sends report backpressure."""
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        """The buffer drained: reset the accounting and run the ``drain`` handler."""
+        was_paused = self._paused
+        self._paused = False
+        self._buffered = 0
+        if was_paused and self.ready_state == OPEN and self._on_drain is not None:
+            self._on_drain(self)
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes written while the connection reported backpressure (0 when flowing)."""
+        return self._buffered
+
+    # -- topics ---------------------------------------------------------------------------
+
+    def subscribe(self, topic: str) -> None:
+        """Receive every message published to ``topic`` (any string)."""
+        if self._elsewhere():
+            return self._call_in_loop(self.subscribe, topic)
+        _check_topic(topic)
+        if self.ready_state != OPEN:
+            return None
+        if topic not in self.subscriptions_set:
+            self.subscriptions_set[topic] = None
+            self._hub.subscribe(self, topic)
+        return None
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic``."""
+        if self._elsewhere():
+            return self._call_in_loop(self.unsubscribe, topic)
+        _check_topic(topic)
+        if self.subscriptions_set.pop(topic, 0) is None:
+            self._hub.unsubscribe(self, topic)
+        return None
+
+    def is_subscribed(self, topic: str) -> bool:
+        """Whether this socket is subscribed to ``topic``."""
+        return topic in self.subscriptions_set
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The topics this socket is subscribed to, in subscription order."""
+        return list(self.subscriptions_set)
+
+    def publish(
+        self, topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
+    ) -> int:
+        """Send ``data`` to every subscriber of ``topic``; skips this socket unless the
+        endpoint sets ``publish_to_self``. Returns the message size, or 0 if dropped."""
+        if self._elsewhere():
+            return self._call_in_loop(self.publish, topic, data)
+        _check_topic(topic)
+        if self.ready_state != OPEN:
+            return 0
+        frame = Frame(data)
+        if frame.size == 0:
+            return 0
+        skip = None if self._config.publish_to_self else self
+        from bunws.pubsub import publish_frame  # late: pubsub imports the layer bridge
+
+        return publish_frame(topic, frame, skip=skip)
+
+    # -- closing --------------------------------------------------------------------------
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake with ``code`` and ``reason`` (truncated to 123 bytes)."""
+        if self._elsewhere():
+            return self._call_in_loop(self.close, code, reason)
+        check_close_code(code)
+        if self.ready_state != OPEN:
+            return None
+        self.ready_state = CLOSING
+        self._close_code, self._close_reason = code, reason
+        self._drop_subscriptions()
+        self._transport.close(code, reason)
+        return None
+
+    def terminate(self) -> None:
+        """Drop the connection at once, without a closing handshake (the client sees 1006)."""
+        if self._elsewhere():
+            return self._call_in_loop(self.terminate)
+        if self.ready_state == CLOSED:
+            return None
+        self.ready_state = CLOSING
+        self._close_code, self._close_reason = 1006, "terminated by the server"
+        self._drop_subscriptions()
+        self._transport.abort()
+        return None
+
+    def ping(self, data: bytes = b"") -> int:
+        """Send a ping frame (daphne also pings on its own; pongs are not shown to the app)."""
+        if self._elsewhere():
+            return self._call_in_loop(self.ping, data)
+        if self.ready_state != OPEN:
+            return 0
+        self._transport.ping()
+        return len(data) + 2
+
+    def closed_by_server(self) -> tuple[int, str] | None:
+        """The code and reason this side closed with, or None if the peer closed first."""
+        if self._close_code is None:
+            return None
+        return self._close_code, self._close_reason
+
+    def mark_closed(self) -> None:
+        """The connection is gone: drop subscriptions and refuse further sends."""
+        self.ready_state = CLOSED
+        self._drop_subscriptions()
+
+    def _drop_subscriptions(self) -> None:
+        topics, self.subscriptions_set = self.subscriptions_set, {}
+        for topic in topics:
+            self._hub.unsubscribe(self, topic)
+
+
+def _check_topic(topic: object) -> None:
+    if not isinstance(topic, str):
+        raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")

@@ -1,0 +1,137 @@
+"""How a socket writes to its connection: the interface and the server-neutral ASGI version.
+
+``AsgiTransport`` works on any ASGI server: sends are queued and a writer task awaits the
+server's ``send``, so ``ws.send()`` stays a plain, non-blocking call. On daphne bunws uses
+``bunws.daphne_adapter.DaphneTransport`` instead, which writes straight to the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from bunws.frame import Frame
+
+logger = logging.getLogger("bunws")
+
+ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+
+#: Bytes queued before a transport reports backpressure (Twisted's own write buffer size).
+HIGH_WATER = 64 * 1024
+
+
+class FlowControl(Protocol):
+    """What a transport tells its socket about the connection's write buffer."""
+
+    def pause_writing(self) -> None: ...
+
+    def resume_writing(self) -> None: ...
+
+
+class Transport(Protocol):
+    """The I/O half of a socket; every method but ``accept``/``reject`` is synchronous."""
+
+    #: True when ``close`` delivers the reason and ``accept`` the extra headers to the client.
+    full_fidelity: bool
+
+    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    async def reject(self) -> None: ...
+
+    def write(self, frame: Frame) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def remote_close(self) -> tuple[int | None, str | None]: ...
+
+    def set_flow_control(self, flow: FlowControl) -> None: ...
+
+
+class AsgiTransport:
+    """Writes through the ASGI ``send`` callable from a single writer task."""
+
+    full_fidelity = True
+
+    def __init__(self, send: ASGISend) -> None:
+        self._send = send
+        self._queue: collections.deque[tuple[dict[str, Any], int]] = collections.deque()
+        self._buffered = 0
+        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._flow: FlowControl | None = None
+        self._paused = False
+        self._closed = False
+
+    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
+        await self._send({"type": "websocket.accept", "headers": headers})
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def reject(self) -> None:
+        await self._send({"type": "websocket.close", "code": 1000})
+
+    def set_flow_control(self, flow: FlowControl) -> None:
+        self._flow = flow
+
+    def write(self, frame: Frame) -> None:
+        if self._closed:
+            return
+        self._queue.append((frame.asgi_message(), frame.size))
+        self._buffered += frame.size
+        self._wakeup.set()
+        if not self._paused and self._buffered > HIGH_WATER and self._flow is not None:
+            self._paused = True
+            self._flow.pause_writing()
+
+    def close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._queue.append(({"type": "websocket.close", "code": code, "reason": reason}, 0))
+        self._closed = True
+        self._wakeup.set()
+
+    def abort(self) -> None:
+        self.close(1006, "")
+
+    def ping(self) -> None:
+        """ASGI has no ping event; keep-alive pings are left to the server."""
+
+    def remote_close(self) -> tuple[int | None, str | None]:
+        return None, None
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while queue:
+                    message, size = queue.popleft()
+                    if message["type"] == "websocket.close" and message["code"] == 1006:
+                        # ASGI cannot abort a connection; the nearest is closing it.
+                        message = {"type": "websocket.close", "code": 1011}
+                    await self._send(message)
+                    self._buffered -= size
+                    if message["type"] == "websocket.close":
+                        return
+                if self._paused and self._flow is not None:
+                    self._paused = False
+                    self._flow.resume_writing()
+        except (OSError, RuntimeError) as exc:  # the server refused: the connection is gone
+            logger.debug("bunws: ASGI send failed: %s", exc)
+
+    async def aclose(self) -> None:
+        """Stop the writer task (the connection is gone)."""
+        self._closed = True
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,223 @@
+"""Recording failed upgrades: aggregation under a flood, bounded rows, and database trouble."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import OperationalError, connection
+from django.test import override_settings
+from django.utils import timezone
+
+from bunws import diagnosis as d
+from bunws import failures
+from bunws.failures import arecord_failed_upgrade, prune_failed_upgrades, record_failed_upgrade
+from bunws.models import FailedUpgrade
+
+pytestmark = pytest.mark.django_db
+
+HEADERS = {
+    "User-Agent": "curl/8.5.0",
+    "Origin": "https://app.example",
+    "Cookie": "sessionid=COOKIE-SECRET-VALUE",
+    "Authorization": "Bearer AUTH-SECRET-VALUE",
+}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    failures.clear_cache()
+    yield
+    failures.clear_cache()
+
+
+def _record(**kwargs: Any) -> None:
+    values: dict[str, Any] = {
+        "reason": d.NO_UPGRADE_HEADER,
+        "path": "/ws/chat/",
+        "endpoint": "chat",
+        "client": "203.0.113.5:51234",
+        "headers": HEADERS,
+        "query": "room=1&token=QUERY-SECRET",
+    }
+    values.update(kwargs)
+    record_failed_upgrade(**values)
+
+
+def test_first_failure_creates_a_redacted_row() -> None:
+    _record()
+    row = FailedUpgrade.objects.get()
+    assert row.reason == d.NO_UPGRADE_HEADER
+    assert row.client_address == "203.0.113.5"
+    assert row.user_agent == "curl/8.5.0"
+    assert row.origin == "https://app.example"
+    assert "cookie" not in row.headers
+    assert "authorization" not in row.headers
+    assert row.headers["user-agent"] == "curl/8.5.0"
+    assert "QUERY-SECRET" not in row.query
+    assert row.diagnosis == d.diagnosis_for(d.NO_UPGRADE_HEADER).summary
+    assert row.hint == d.diagnosis_for(d.NO_UPGRADE_HEADER).hint
+    assert row.count == 1
+    assert row.first_seen == row.last_seen
+
+
+def test_flood_of_identical_failures_becomes_one_row_with_a_count() -> None:
+    for _ in range(200):
+        _record()
+    row = FailedUpgrade.objects.get()
+    assert row.count == 200
+    assert row.first_seen <= row.last_seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_repeat_failure_costs_one_update_query(
+    django_assert_num_queries: Any,
+) -> None:
+    _record()
+    with django_assert_num_queries(1):
+        _record()
+    assert FailedUpgrade.objects.get().count == 2
+
+
+def test_repeat_after_cache_loss_still_aggregates() -> None:
+    _record()
+    failures.clear_cache()
+    _record()
+    assert FailedUpgrade.objects.get().count == 2
+
+
+def test_different_client_gets_its_own_row() -> None:
+    _record(client="203.0.113.5:1")
+    _record(client="198.51.100.7:2")
+    _record(client="203.0.113.5:3")
+    counts = dict(FailedUpgrade.objects.values_list("client_address", "count"))
+    assert counts == {"203.0.113.5": 2, "198.51.100.7": 1}
+
+
+def test_different_reason_gets_its_own_row() -> None:
+    _record(reason=d.NO_UPGRADE_HEADER)
+    _record(reason=d.WRONG_METHOD)
+    assert FailedUpgrade.objects.count() == 2
+
+
+def test_failure_after_the_window_starts_a_new_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window slides: a row keeps aggregating while repeats come within it of last_seen."""
+    start = timezone.now()
+    clock = {"now": start}
+
+    def now() -> datetime:
+        return clock["now"]
+
+    monkeypatch.setattr(failures.timezone, "now", now)
+    with override_settings(BUNWS={"FAILED_UPGRADE_WINDOW": 30}):
+        _record()
+        clock["now"] = start + timedelta(seconds=29)
+        _record()
+        clock["now"] = start + timedelta(seconds=29 + 31)
+        _record()
+    rows = list(FailedUpgrade.objects.order_by("first_seen").values_list("count", flat=True))
+    assert rows == [2, 1]
+
+
+def test_row_aged_out_in_the_database_is_not_bumped() -> None:
+    _record()
+    FailedUpgrade.objects.update(last_seen=timezone.now() - timedelta(seconds=61))
+    _record()
+    assert sorted(FailedUpgrade.objects.values_list("count", flat=True)) == [1, 1]
+
+
+def test_oversized_input_is_truncated_to_the_columns() -> None:
+    _record(
+        path="/ws/" + "p" * 5000,
+        endpoint="e" * 500,
+        method="X" * 100,
+        client="c" * 500,
+        headers={"User-Agent": "u" * 5000, "Origin": "o" * 5000, "X-Big": "b" * 5000},
+        query="q=" + "v" * 5000,
+    )
+    row = FailedUpgrade.objects.get()
+    assert len(row.path) == 512
+    assert len(row.endpoint) == 200
+    assert len(row.method) == 16
+    assert len(row.client_address) == 64
+    assert len(row.user_agent) == 512
+    assert len(row.origin) == 512
+    assert len(row.query) <= 512
+    assert len(row.headers["x-big"]) == 257
+
+
+def test_warning_line_names_the_reason_and_hides_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bunws"):
+        _record(reason=d.CONNECTION_NOT_UPGRADE)
+    warnings = [r for r in caplog.records if r.name == "bunws" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert "connection_not_upgrade" in message
+    assert "/ws/chat/" in message
+    assert "203.0.113.5" in message
+    for secret in ("COOKIE-SECRET-VALUE", "AUTH-SECRET-VALUE", "QUERY-SECRET"):
+        assert secret not in caplog.text
+
+
+class _BrokenManager:
+    def filter(self, *args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    def create(self, **kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+
+def test_locked_database_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(FailedUpgrade, "objects", _BrokenManager())
+    with caplog.at_level(logging.WARNING, logger="bunws"):
+        _record()
+    errors = [r for r in caplog.records if r.name == "bunws" and r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "no_upgrade_header" in errors[0].getMessage()
+    assert "database is locked" in errors[0].getMessage()
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_missing_table_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {FailedUpgrade._meta.db_table}")
+    with caplog.at_level(logging.ERROR, logger="bunws"):
+        _record(reason=d.ORIGIN_NOT_ALLOWED)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "origin_not_allowed" in errors[0].getMessage()
+
+
+def test_async_recording_writes_the_row() -> None:
+    async_to_sync(arecord_failed_upgrade)(
+        reason=d.FETCH_DECLINED, path="/ws/x/", client=("192.0.2.1", 4000)
+    )
+    row = FailedUpgrade.objects.get()
+    assert row.reason == d.FETCH_DECLINED
+    assert row.client_address == "192.0.2.1"
+
+
+def test_ipv6_client_port_is_stripped() -> None:
+    _record(client="[2001:db8::1]:443")
+    assert FailedUpgrade.objects.get().client_address == "2001:db8::1"
+
+
+def test_prune_removes_only_old_rows() -> None:
+    _record(client="192.0.2.1")
+    _record(client="192.0.2.2")
+    FailedUpgrade.objects.filter(client_address="192.0.2.1").update(
+        last_seen=timezone.now() - timedelta(days=8)
+    )
+    assert prune_failed_upgrades(timedelta(days=7)) == 1
+    assert list(FailedUpgrade.objects.values_list("client_address", flat=True)) == ["192.0.2.2"]
+
+
+def test_prune_rejects_negative_age() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        prune_failed_upgrades(timedelta(days=-1))
