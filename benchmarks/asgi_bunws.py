@@ -6,9 +6,10 @@ from django.core.asgi import get_asgi_application
 
 django_asgi = get_asgi_application()  # django.setup(); bunws then finds benchapp/sockets.py
 
-from bunws.routing import OriginCheck, websocket_urlpatterns  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from bunws.routing import OriginCheck, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -10,12 +10,12 @@ from django.core.asgi import get_asgi_application
 
 django_asgi = get_asgi_application()
 
-from bunws.routing import OriginCheck  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from benchmarks.apps import bare_echo, bare_fanout  # noqa: E402
+from bunws.routing import OriginCheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -51,6 +51,24 @@ async def report_progress(total: float, done: Callable[[], int]) -> None:
         progress(time.perf_counter() - start, total, done())
 
 
+class CpuMeter:
+    """This process's CPU use between two instants: near 1.0 means the client is the limit."""
+
+    def __init__(self, start: float, stop: float) -> None:
+        self.fraction = float("nan")
+        self.task = asyncio.create_task(self._measure(start, stop))
+
+    async def _measure(self, start: float, stop: float) -> None:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+        self.fraction = (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+    def result(self) -> float:
+        self.task.cancel()
+        return round(self.fraction, 3)
+
+
 def percentile(sorted_values: list[int], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -94,6 +112,7 @@ async def run_echo(args: argparse.Namespace) -> dict[str, Any]:
     stop_at = measure_from + args.duration
     latencies = array("q")
     counted = [0]
+    cpu = CpuMeter(measure_from, stop_at)
 
     async def worker(transport: WSTransport, listener: EchoListener) -> None:
         for _ in range(MAX_ROUND_TRIPS):
@@ -108,9 +127,7 @@ async def run_echo(args: argparse.Namespace) -> dict[str, Any]:
                 latencies.append(time.perf_counter_ns() - sent_ns)
                 counted[0] += 1
 
-    ticker = asyncio.create_task(
-        report_progress(args.warmup + args.duration, lambda: counted[0])
-    )
+    ticker = asyncio.create_task(report_progress(args.warmup + args.duration, lambda: counted[0]))
     try:
         await asyncio.wait_for(
             asyncio.gather(*(worker(t, lst) for t, lst in conns)),
@@ -127,6 +144,7 @@ async def run_echo(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": percentile(ordered, 0.50) / 1e6,
         "p99_ms": percentile(ordered, 0.99) / 1e6,
         "round_trips": len(ordered),
+        "client_cpu": cpu.result(),
         "clients": args.clients,
         "size": args.size,
     }
@@ -199,6 +217,7 @@ async def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         report_progress(args.warmup + args.duration, lambda: tally.received)
     )
     sampling = asyncio.create_task(sampler())
+    cpu = CpuMeter(measure_from, stop_at)
     rounds = 0
     try:
         for _ in range(MAX_ROUNDS):
@@ -231,6 +250,7 @@ async def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         "mean_messages_per_s": overall,
         "samples": [round(s) for s in samples],
         "rounds": rounds,
+        "client_cpu": cpu.result(),
         "per_round": per_round,
         "clients": args.clients,
         "burst": args.burst,
@@ -271,6 +291,7 @@ async def run_connect(args: argparse.Namespace) -> dict[str, Any]:
                 done[0] += 1
 
     ticker = asyncio.create_task(report_progress(args.warmup + args.duration, lambda: done[0]))
+    cpu = CpuMeter(measure_from, stop_at)
     try:
         await asyncio.wait_for(
             asyncio.gather(*(worker() for _ in range(args.concurrency))),
@@ -282,6 +303,7 @@ async def run_connect(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "handshakes_per_s": done[0] / elapsed,
         "handshakes": done[0],
+        "client_cpu": cpu.result(),
         "failed": failed,
         "concurrency": args.concurrency,
     }
@@ -341,6 +363,7 @@ async def run_http(args: argparse.Namespace) -> dict[str, Any]:
             writer.close()
 
     ticker = asyncio.create_task(report_progress(args.warmup + args.duration, lambda: done[0]))
+    cpu = CpuMeter(measure_from, stop_at)
     try:
         await asyncio.wait_for(
             asyncio.gather(*(worker() for _ in range(args.concurrency))),
@@ -352,6 +375,7 @@ async def run_http(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "requests_per_s": done[0] / elapsed,
         "requests": done[0],
+        "client_cpu": cpu.result(),
         "statuses": statuses,
         "reconnects": reconnects[0],
         "concurrency": args.concurrency,

@@ -46,7 +46,9 @@ class Table:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, label: str, values: dict[str, Any] | None = None, error: str | None = None) -> None:
+    def add(
+        self, label: str, values: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
         self.rows.append(Row(label, values, error))
 
     def value(self, label: str) -> float | None:
@@ -86,13 +88,22 @@ class Table:
             if index not in errors:
                 widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
         out = [f"== {self.title}"]
-        out.append("  ".join(self._align(h, w, i) for i, (h, w) in enumerate(zip(headers, widths))))
+        out.append(
+            "  ".join(
+                self._align(h, w, i) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+            )
+        )
         out.append("  ".join("-" * w for w in widths))
         for index, cells in enumerate(lines):
             if index in errors:
                 out.append(f"{cells[0].ljust(widths[0])}  {errors[index]}")
             else:
-                out.append("  ".join(self._align(c, w, i) for i, (c, w) in enumerate(zip(cells, widths))))
+                out.append(
+                    "  ".join(
+                        self._align(c, w, i)
+                        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+                    )
+                )
         for subject, reference in self.compare:
             ratio = self.ratio(subject, reference)
             shown = "n/a (a row is missing or failed)" if ratio is None else f"{ratio:.2f}x"

@@ -119,11 +119,8 @@ class Server:
         if self.spec.picows:
             return [sys.executable, "-m", self.spec.target, "-p", str(self.port)]
         # -v 0: no access log line per request, for every row alike.
-        return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1"] + [
-            "-p",
-            str(self.port),
-            self.spec.target,
-        ]
+        daphne = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1"]
+        return [*daphne, "-p", str(self.port), self.spec.target]
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}/{path.lstrip('/')}"

@@ -57,7 +57,8 @@ def test_superuser_sees_the_log_titled_failed_upgrade_attempts(
     response = admin_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Failed upgrade attempts" in html
+    assert "<h1>Failed upgrade attempts</h1>" in html
+    assert "<title>Failed upgrade attempts |" in html
     assert "/ws/chat/lobby/" in html
     assert "203.0.113.9" in html
     assert "Connection header lacks" in html

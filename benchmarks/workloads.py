@@ -1,0 +1,386 @@
+"""The workloads: which servers each one starts, what the client does, and the table it fills.
+
+A workload is a function ``(Context) -> list[Table]`` registered in ``WORKLOADS``. A server that
+fails to start, or a client that reports an error, becomes an ``error: ...`` row, never a crash.
+Later workloads (10k idle sockets, cross-process fan-out over channels_redis) plug in here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.progress import Progress
+from benchmarks.report import Column, Table
+from benchmarks.servers import (
+    BARE,
+    BUNWS,
+    CHANNELS,
+    PICOWS,
+    REPO_ROOT,
+    STACKED,
+    Database,
+    Server,
+    ServerError,
+    ServerSpec,
+)
+
+BARE_LABEL = "bare ASGI"
+LABELS = {
+    "bare": BARE_LABEL,
+    "stacked": "bare ASGI + bunws stack",
+    "channels": "Channels",
+    "bunws": "bunws",
+    "picows": "picows server",
+}
+
+
+class ClientError(RuntimeError):
+    """The client process failed or reported ``{"error": ...}``."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sizes and durations; ``quick()`` is the CI smoke-test shape."""
+
+    duration: float = 5.0
+    warmup: float = 1.0
+    fanout_duration: float = 7.0
+    echo_clients: int = 16
+    echo_sizes: tuple[int, ...] = (64, 16 * 1024)
+    chat_clients: int = 32
+    #: Bun sends 1,600 per client per round; 8 keeps a round ~0.1 s on bare ASGI, ~1.5 s on
+    #: Channels here (32 * 32 * 8 = 8,192 deliveries a round).
+    chat_burst: int = 8
+    connect_concurrency: int = 8
+    http_concurrency: int = 4
+    pin: bool = True
+
+    @classmethod
+    def quick(cls, pin: bool = True) -> Params:
+        return cls(duration=1.0, warmup=0.25, fanout_duration=1.0, pin=pin)
+
+
+@dataclass
+class Context:
+    params: Params
+    workdir: Path
+    progress: Progress
+    db: Database = field(init=False)
+    #: The client's own ceiling per workload, filled by the headroom workload when it runs.
+    ceiling: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.workdir)
+
+    def server(self, spec: ServerSpec) -> Server:
+        return Server(spec, self.workdir, self.db, self.params.pin)
+
+    def client(
+        self, label: str, workload: str, *args: str, duration: float | None = None
+    ) -> dict[str, Any]:
+        """Run ``benchmarks.client`` in its own process; return its JSON or raise ClientError."""
+        p = self.params
+        duration = p.duration if duration is None else duration
+        command = [sys.executable, "-m", "benchmarks.client", workload]
+        command += ["--duration", str(duration), "--warmup", str(p.warmup), *args]
+        if not p.pin:
+            command.append("--no-pin")
+        limit = p.warmup + duration + 60
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        timer = threading.Timer(limit, proc.kill)
+        timer.start()
+        other: list[str] = []
+        try:
+            self.progress.start(label)
+            assert proc.stderr is not None and proc.stdout is not None  # PIPE above
+            for line in proc.stderr:
+                if line.startswith("PROGRESS "):
+                    tick = json.loads(line[len("PROGRESS ") :])
+                    self.progress.tick(label, tick["t"], tick["total"], tick["done"])
+                else:
+                    other.append(line.rstrip())
+            out = proc.stdout.read()
+            proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode:
+            raise ClientError(f"client exited {proc.returncode}: {' | '.join(other[-3:])}")
+        try:
+            result: dict[str, Any] = json.loads(out)
+        except ValueError as exc:
+            raise ClientError(f"client printed no result: {' | '.join(other[-3:])}") from exc
+        if "error" in result:
+            raise ClientError(str(result["error"]))
+        return result
+
+
+Result = dict[str, Any] | ClientError
+
+
+def attempt(call: Callable[[], dict[str, Any]]) -> Result:
+    """One measurement; a client failure is returned, so the server's other rows still run."""
+    try:
+        return call()
+    except ClientError as exc:
+        return exc
+
+
+def measure(
+    ctx: Context,
+    specs: list[ServerSpec],
+    tables: list[Table],
+    run: Callable[[Server, str], list[Result]],
+) -> None:
+    """Start each server in turn; ``run`` returns one result per table (same order)."""
+    for spec in specs:
+        label = LABELS[spec.key]
+        try:
+            with ctx.server(spec) as server:
+                results = run(server, label)
+        except (ServerError, ClientError, OSError) as exc:
+            for table in tables:
+                if not any(row.label == label for row in table.rows):
+                    table.add(label, error=one_line(exc))
+            continue
+        for table, result in zip(tables, results, strict=True):
+            if isinstance(result, ClientError):
+                table.add(label, error=one_line(result))
+            else:
+                table.add(label, result)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def ceiling_note(ctx: Context, key: str, unit: str) -> list[str]:
+    if key not in ctx.ceiling:
+        return []
+    return [f"client ceiling (same client vs a picows server): {ctx.ceiling[key]:,.0f} {unit}"]
+
+
+# --- headroom --------------------------------------------------------------------------------
+
+
+def headroom(ctx: Context) -> list[Table]:
+    p = ctx.params
+    table = Table(
+        "headroom",
+        "client headroom: the same client against a trivial picows server",
+        [
+            Column("echo", "echo 64 B rt/s"),
+            Column("fanout", "fan-out msg/s"),
+            Column("connect", "handshakes/s"),
+        ],
+        metric="echo",
+        notes=[
+            f"fan-out here uses bursts of {p.chat_burst * 8} so the 64 ms round floor does not "
+            "bind; every server row below should sit well under these numbers."
+        ],
+    )
+
+    def run(server: Server, label: str) -> list[Result]:
+        echo = ctx.client(
+            f"headroom echo / {label}",
+            "echo",
+            *("--url", server.url("echo/"), "--clients", str(p.echo_clients), "--size", "64"),
+        )
+        fan = ctx.client(
+            f"headroom fan-out / {label}",
+            "chat",
+            *("--url", server.url("chat/"), "--clients", str(p.chat_clients)),
+            *("--burst", str(p.chat_burst * 8)),
+        )
+        conn = ctx.client(
+            f"headroom connect / {label}",
+            "connect",
+            *("--url", server.url("echo/"), "--concurrency", str(p.connect_concurrency)),
+        )
+        ctx.ceiling.update(
+            echo=echo["round_trips_per_s"],
+            fanout=fan["messages_per_s"],
+            connect=conn["handshakes_per_s"],
+        )
+        return [dict(ctx.ceiling)]
+
+    measure(ctx, [PICOWS], [table], run)
+    return [table]
+
+
+# --- echo ------------------------------------------------------------------------------------
+
+
+def size_name(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def echo(ctx: Context) -> list[Table]:
+    p = ctx.params
+    tables = [
+        Table(
+            "echo",
+            f"echo {size_name(size)}: {p.echo_clients} clients, closed loop",
+            [
+                Column("round_trips_per_s", "round trips/s"),
+                Column("p50_ms", "p50 ms", "{:.2f}"),
+                Column("p99_ms", "p99 ms", "{:.2f}"),
+            ],
+            metric="round_trips_per_s",
+            baseline=BARE_LABEL,
+            compare=[("bunws", "Channels")],
+            notes=ceiling_note(ctx, "echo", "round trips/s at 64 B") if size == 64 else [],
+        )
+        for size in p.echo_sizes
+    ]
+
+    def run(server: Server, label: str) -> list[Result]:
+        return [
+            attempt(
+                lambda size=size: ctx.client(
+                    f"echo {size_name(size)} / {label}",
+                    "echo",
+                    *("--url", server.url("echo/"), "--origin", server.origin),
+                    *("--clients", str(p.echo_clients), "--size", str(size)),
+                )
+            )
+            for size in p.echo_sizes
+        ]
+
+    measure(ctx, [BARE, CHANNELS, BUNWS], tables, run)
+    return tables
+
+
+# --- fan-out (chat) --------------------------------------------------------------------------
+
+
+def fanout(ctx: Context) -> list[Table]:
+    p = ctx.params
+    table = Table(
+        "fanout",
+        f"fan-out (chat): {p.chat_clients} clients in one room, bursts of {p.chat_burst}, "
+        "sender included",
+        [
+            Column("messages_per_s", "msgs received/s (median 1 s)"),
+            Column("mean_messages_per_s", "mean/s"),
+            Column("rounds", "rounds", "{:d}"),
+        ],
+        metric="messages_per_s",
+        baseline=BARE_LABEL,
+        compare=[("bunws", "Channels")],
+        notes=ceiling_note(ctx, "fanout", "msgs/s"),
+    )
+
+    def run(server: Server, label: str) -> list[Result]:
+        result = ctx.client(
+            f"fan-out / {label}",
+            "chat",
+            *("--url", server.url("chat/"), "--origin", server.origin),
+            *("--clients", str(p.chat_clients), "--burst", str(p.chat_burst)),
+            duration=p.fanout_duration,
+        )
+        return [result]
+
+    measure(ctx, [BARE, CHANNELS, BUNWS], [table], run)
+    return [table]
+
+
+# --- connect rate ----------------------------------------------------------------------------
+
+
+def connect(ctx: Context) -> list[Table]:
+    p = ctx.params
+    table = Table(
+        "connect",
+        f"connect rate: open + close handshake, {p.connect_concurrency} at a time",
+        [Column("handshakes_per_s", "handshakes/s"), Column("failed", "failed")],
+        metric="handshakes_per_s",
+        baseline=BARE_LABEL,
+        compare=[("bunws", "Channels"), ("bunws", LABELS["stacked"])],
+        notes=ceiling_note(ctx, "connect", "handshakes/s"),
+    )
+
+    def run(server: Server, label: str) -> list[Result]:
+        result = ctx.client(
+            f"connect / {label}",
+            "connect",
+            *("--url", server.url("echo/"), "--origin", server.origin),
+            *("--concurrency", str(p.connect_concurrency)),
+        )
+        return [result]
+
+    measure(ctx, [BARE, STACKED, CHANNELS, BUNWS], [table], run)
+    return [table]
+
+
+# --- failed upgrades (plain GET on a socket path) --------------------------------------------
+
+DJANGO_VIEW = "Django view (200)"
+BUNWS_426 = "bunws endpoint (426)"
+
+
+def upgrade(ctx: Context) -> list[Table]:
+    p = ctx.params
+    table = Table(
+        "upgrade",
+        f"failed upgrades: plain keep-alive GETs, {p.http_concurrency} connections",
+        [Column("requests_per_s", "requests/s"), Column("statuses", "statuses")],
+        metric="requests_per_s",
+        baseline=BARE_LABEL,
+        compare=[(BUNWS_426, DJANGO_VIEW)],
+        notes=["the Django view and the 426 path are served by the same bunws daphne"],
+    )
+
+    def get(server: Server, label: str, path: str) -> dict[str, Any]:
+        return ctx.client(
+            f"upgrade / {label}",
+            "http",
+            *("--port", str(server.port), "--path", path),
+            *("--concurrency", str(p.http_concurrency)),
+        )
+
+    # Three rows from two servers: measure() labels rows by server, so run them by hand.
+    plan = [
+        (BARE, [(BARE_LABEL, "/bench/plain/")]),
+        (BUNWS, [(DJANGO_VIEW, "/bench/plain/"), (BUNWS_426, "/echo/")]),
+    ]
+    for spec, rows in plan:
+        try:
+            with ctx.server(spec) as server:
+                for label, path in rows:
+                    result = attempt(lambda label=label, path=path: get(server, label, path))
+                    if isinstance(result, ClientError):
+                        table.add(label, error=one_line(result))
+                    else:
+                        table.add(label, result)
+        except (ServerError, OSError) as exc:
+            for label, _ in rows:
+                table.add(label, error=one_line(exc))
+    return [table]
+
+
+WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
+    "headroom": headroom,
+    "echo": echo,
+    "fanout": fanout,
+    "connect": connect,
+    "upgrade": upgrade,
+    # Later: "scale" (10k mostly idle sockets, memory and p99), "redis" (two daphne processes
+    # fanning out through channels_redis). Register them here; nothing else changes.
+}

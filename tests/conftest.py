@@ -1,0 +1,62 @@
+"""Shared fixtures: a real daphne serving the test settings, and WebSocket helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.servers import Server, daphne_server
+
+TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One daphne process for the whole session (tests use distinct rooms and paths)."""
+    tmp = tmp_path_factory.mktemp("daphne")
+    with daphne_server(tmp) as running:
+        yield running
+
+
+async def connect(server: Server, path: str, **kwargs: Any) -> ClientConnection:
+    """Open a WebSocket to ``path`` with a timeout."""
+    return await asyncio.wait_for(websockets.connect(server.url(path), **kwargs), TIMEOUT)
+
+
+async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> str | bytes:
+    """Receive one message or fail the test with a clear message."""
+    try:
+        return await asyncio.wait_for(ws.recv(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"no message within {timeout} s") from None
+
+
+async def recv_json(ws: ClientConnection, timeout: float = TIMEOUT) -> Any:
+    message = await recv(ws, timeout)
+    return json.loads(message)
+
+
+async def expect_silence(ws: ClientConnection, wait: float = 0.3) -> None:
+    """Assert that nothing arrives within ``wait`` seconds."""
+    try:
+        message = await asyncio.wait_for(ws.recv(), wait)
+    except TimeoutError:
+        return
+    raise AssertionError(f"expected no message, got {message!r}")
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine with an overall time limit."""
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+@pytest.fixture
+def db_file(server: Server) -> Path:
+    return server.db_path

@@ -1,0 +1,138 @@
+"""Endpoints the end-to-end tests drive through a real daphne.
+
+Observations the client cannot see directly (close codes, errors) are published as JSON to
+the ``events`` topic, which a test watches through the ``t-watch`` endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+
+import bunws
+from bunws import Endpoint, ServerWebSocket
+
+
+def report(event: str, **fields: Any) -> None:
+    bunws.publish("events", json.dumps({"event": event, **fields}))
+
+
+async def echo_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    ws.send(message)
+
+
+bunws.serve("t/echo/", websocket={"message": echo_message}, name="t-echo")
+
+
+def data_fetch(request: HttpRequest, server: Endpoint) -> HttpResponse | None:
+    upgraded = server.upgrade(
+        request,
+        data={"room": request.resolver_match.kwargs["room"], "q": request.GET.get("q", "")}
+        if request.resolver_match
+        else None,
+        headers={"X-Bunws-Test": "upgraded"},
+    )
+    if not upgraded and request.GET.get("custom"):
+        return HttpResponse("fetch answered this plain request itself", status=400)
+    return None
+
+
+async def data_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    ws.data["seen"] = ws.data.get("seen", 0) + 1
+    ws.send(json.dumps(ws.data))
+
+
+bunws.serve("t/data/<str:room>/", fetch=data_fetch, websocket={"message": data_message}, name="t-data")
+
+
+def decline_fetch(request: HttpRequest, server: Endpoint) -> None:
+    """Never upgrades: every handshake is refused with 'fetch declined'."""
+
+
+bunws.serve("t/decline/", fetch=decline_fetch, websocket={"message": echo_message}, name="t-decline")
+
+
+async def room_open(ws: ServerWebSocket) -> None:
+    ws.subscribe(ws.scope["url_route"]["kwargs"]["room"])
+
+
+async def room_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    room = ws.scope["url_route"]["kwargs"]["room"]
+    if message == "?count":
+        ws.send(f"count={ws.endpoint.subscriber_count(room)}")
+    elif isinstance(message, str) and message.startswith("server:"):
+        ws.endpoint.publish(room, message)
+    elif isinstance(message, str) and message.startswith("global:"):
+        bunws.publish(room, message)
+    else:
+        ws.publish(room, message)
+
+
+def room_close(ws: ServerWebSocket, code: int, reason: str) -> None:
+    report("close", endpoint=ws.endpoint.name, code=code, reason=reason,
+           subscriptions=ws.subscriptions, sent=ws.send("late"))
+
+
+room_handlers = {"open": room_open, "message": room_message, "close": room_close}
+bunws.serve("t/room/<str:room>/", websocket=room_handlers, name="t-room")
+bunws.serve(
+    "t/room-self/<str:room>/",
+    websocket={**room_handlers, "publish_to_self": True},
+    name="t-room-self",
+)
+
+
+async def close_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    if message == "close-me":
+        ws.close(4002, "asked politely")
+    elif message == "terminate-me":
+        ws.terminate()
+
+
+bunws.serve(
+    "t/close/",
+    websocket={"message": close_message, "close": room_close},
+    name="t-close",
+)
+
+
+async def boom_async(ws: ServerWebSocket, message: str | bytes) -> None:
+    if message == "boom":
+        raise RuntimeError("async handler exploded")
+    ws.send(message)
+
+
+def boom_sync(ws: ServerWebSocket, message: str | bytes) -> None:
+    if message == "boom":
+        raise RuntimeError("sync handler exploded")
+    ws.send(f"users={get_user_model().objects.count()}")
+
+
+def boom_error(ws: ServerWebSocket, exc: BaseException) -> None:
+    report("error", endpoint=ws.endpoint.name, error=str(exc))
+
+
+bunws.serve(
+    "t/boom/",
+    websocket={"message": boom_async, "error": boom_error, "close": room_close},
+    name="t-boom",
+)
+bunws.serve(
+    "t/boom-sync/",
+    websocket={"message": boom_sync, "error": boom_error, "close": room_close},
+    name="t-boom-sync",
+)
+
+
+async def watch_open(ws: ServerWebSocket) -> None:
+    ws.subscribe(ws.scope["url_route"]["kwargs"]["topic"])
+
+
+async def ignore(ws: ServerWebSocket, message: str | bytes) -> None:
+    """Watchers only listen."""
+
+
+bunws.serve("t/watch/<str:topic>/", websocket={"open": watch_open, "message": ignore}, name="t-watch")
