@@ -64,8 +64,9 @@ class CpuMeter:
         await asyncio.sleep(max(0.0, stop - time.perf_counter()))
         self.fraction = (time.process_time() - cpu) / (time.perf_counter() - wall)
 
-    def result(self) -> float:
-        self.task.cancel()
+    async def result(self) -> float:
+        """Wait for the stop instant (already past when the load loop ends normally)."""
+        await self.task
         return round(self.fraction, 3)
 
 
@@ -144,7 +145,7 @@ async def run_echo(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": percentile(ordered, 0.50) / 1e6,
         "p99_ms": percentile(ordered, 0.99) / 1e6,
         "round_trips": len(ordered),
-        "client_cpu": cpu.result(),
+        "client_cpu": await cpu.result(),
         "clients": args.clients,
         "size": args.size,
     }
@@ -250,7 +251,7 @@ async def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         "mean_messages_per_s": overall,
         "samples": [round(s) for s in samples],
         "rounds": rounds,
-        "client_cpu": cpu.result(),
+        "client_cpu": await cpu.result(),
         "per_round": per_round,
         "clients": args.clients,
         "burst": args.burst,
@@ -303,7 +304,7 @@ async def run_connect(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "handshakes_per_s": done[0] / elapsed,
         "handshakes": done[0],
-        "client_cpu": cpu.result(),
+        "client_cpu": await cpu.result(),
         "failed": failed,
         "concurrency": args.concurrency,
     }
@@ -375,7 +376,7 @@ async def run_http(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "requests_per_s": done[0] / elapsed,
         "requests": done[0],
-        "client_cpu": cpu.result(),
+        "client_cpu": await cpu.result(),
         "statuses": statuses,
         "reconnects": reconnects[0],
         "concurrency": args.concurrency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -10,7 +11,9 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 
 @register(Tags.compatibility)
-def check_daphne_first(app_configs: list[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_daphne_first(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """daphne must be installed and listed first so ``runserver`` serves WebSockets."""
     apps = list(settings.INSTALLED_APPS)
     if "daphne" not in apps:

@@ -64,13 +64,13 @@ class _Producer:
     def __init__(self, flow: FlowControl) -> None:
         self._flow = flow
 
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's IPushProducer
+    def pauseProducing(self) -> None:
         self._flow.pause_writing()
 
-    def resumeProducing(self) -> None:  # noqa: N802
+    def resumeProducing(self) -> None:
         self._flow.resume_writing()
 
-    def stopProducing(self) -> None:  # noqa: N802
+    def stopProducing(self) -> None:
         """The connection is gone; the socket learns it from ``websocket.disconnect``."""
 
 

@@ -37,7 +37,12 @@ OPTION_DEFAULTS: dict[str, int | bool] = {
     "per_message_deflate": False,
 }
 
-_BOOL_OPTIONS = {"close_on_backpressure_limit", "publish_to_self", "send_pings", "per_message_deflate"}
+_BOOL_OPTIONS = {
+    "close_on_backpressure_limit",
+    "publish_to_self",
+    "send_pings",
+    "per_message_deflate",
+}
 
 #: Keys Bun has that daphne cannot support, with the reason.
 UNSUPPORTED: dict[str, str] = {
@@ -109,7 +114,9 @@ def _check_key(endpoint: str, key: object) -> str:
             f"unknown key {key!r}: bunws spells options in snake_case: did you mean {snake!r}?",
         )
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "the known keys are " + ", ".join(known) + "."
+    hint = (
+        f"did you mean {close[0]!r}?" if close else "the known keys are " + ", ".join(known) + "."
+    )
     raise _fail(endpoint, f"unknown key {key!r}: {hint}")
 
 
@@ -149,8 +156,7 @@ def _check_option(endpoint: str, key: str, value: object) -> int | bool:
         unit = "seconds" if key == "idle_timeout" else "bytes"
         raise _fail(
             endpoint,
-            f"option {key!r} must be a whole number of {unit} >= 0 (0 disables it), "
-            f"got {value!r}.",
+            f"option {key!r} must be a whole number of {unit} >= 0 (0 disables it), got {value!r}.",
         )
     return value
 

@@ -12,7 +12,7 @@ Wire them in ``asgi.py``::
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from channels.security.websocket import OriginValidator
@@ -44,9 +44,12 @@ def websocket_urlpatterns(*, fallback: bool = True) -> list[URLPattern]:
 
     Put your own Channels consumers' routes before these: the fallback matches every path.
     """
-    routes = [path(ep.route, EndpointApp(ep), name=f"bunws-{ep.name}") for ep in endpoints()]
+    # Channels' URLRouter takes ASGI apps where Django's path() expects views.
+    routes = [
+        path(ep.route, cast(Any, EndpointApp(ep)), name=f"bunws-{ep.name}") for ep in endpoints()
+    ]
     if fallback:
-        routes.append(re_path(r"", NoSuchEndpoint(), name="bunws-no-such-endpoint"))
+        routes.append(re_path(r"", cast(Any, NoSuchEndpoint()), name="bunws-no-such-endpoint"))
     return routes
 
 
@@ -89,7 +92,8 @@ class OriginCheck:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
-            return await self.application(scope, receive, send)
+            await self.application(scope, receive, send)
+            return
         scope = dict(scope)
         scope[RAW_SEND_KEY] = send
         origin = None
@@ -98,12 +102,12 @@ class OriginCheck:
                 origin = value.decode("latin-1")
                 break
         if origin_allowed(origin):
-            return await self.application(scope, receive, send)
+            await self.application(scope, receive, send)
+            return
         event = await receive()
         if event["type"] == "websocket.connect":
             await record_refusal(scope, ORIGIN_NOT_ALLOWED, _endpoint_for(scope["path"]))
             await send({"type": "websocket.close", "code": 1000})
-        return None
 
 
 def _endpoint_for(path_info: str) -> str:

@@ -125,7 +125,8 @@ class ServerWebSocket:
                 future.set_exception(exc)
 
         loop.call_soon_threadsafe(run)
-        return future.result(timeout=30)
+        result: T = future.result(timeout=30)
+        return result
 
     # -- sending --------------------------------------------------------------------------
 
@@ -179,7 +180,8 @@ class ServerWebSocket:
     def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
         """Run ``callback(ws)`` and send what it sent in one batch; returns its result."""
         if self._elsewhere():
-            return self._call_in_loop(self.cork, callback)
+            corked: T = self._call_in_loop(self.cork, callback)
+            return corked
         if self._corked is not None:  # already corked: nest transparently
             return callback(self)
         self._corked = []

@@ -46,5 +46,3 @@ def endpoint_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
 
     view.__name__ = view.__qualname__ = f"bunws_{endpoint.name.replace('-', '_')}"
     return view
-
-

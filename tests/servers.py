@@ -93,8 +93,17 @@ def daphne_server(
     log_path = tmp / f"daphne-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *args,
-             "project.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                *args,
+                "project.asgi:application",
+            ],
             cwd=ROOT,
             env=django_env(db, **env),
             stdout=log,

@@ -124,8 +124,12 @@ def test_close_handler_gets_the_clients_code_and_reason(server: Server) -> None:
             await ws.close(4321, "client leaving")
             event = await recv_json(watch)
             assert event == {
-                "event": "close", "endpoint": "t-close", "code": 4321,
-                "reason": "client leaving", "subscriptions": [], "sent": 0,
+                "event": "close",
+                "endpoint": "t-close",
+                "code": 4321,
+                "reason": "client leaving",
+                "subscriptions": [],
+                "sent": 0,
             }
 
     run(scenario())
@@ -164,9 +168,13 @@ def test_abrupt_drop_gives_1006_and_cleans_subscriptions(server: Server) -> None
     run(scenario())
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("t/boom/", "async handler exploded"), ("t/boom-sync/", "sync handler exploded"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("t/boom/", "async handler exploded"),
+        ("t/boom-sync/", "sync handler exploded"),
+    ],
+)
 def test_raising_handler_closes_1011_while_others_keep_working(
     server: Server, path: str, message: str
 ) -> None:
@@ -179,8 +187,11 @@ def test_raising_handler_closes_1011_while_others_keep_working(
                 await recv(victim)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
             events = [await recv_json(watch), await recv_json(watch)]
-            assert {"event": "error", "endpoint": path.strip("/").replace("t/", "t-"),
-                    "error": message} in events
+            assert {
+                "event": "error",
+                "endpoint": path.strip("/").replace("t/", "t-"),
+                "error": message,
+            } in events
             assert any(e["event"] == "close" and e["code"] == 1011 for e in events)
             await other.send("still here")
             reply = await recv(other)
@@ -209,7 +220,9 @@ def test_plain_get_answers_426_and_logs_the_attempt(server: Server) -> None:
 
 def test_plain_get_with_json_accept_gets_a_json_diagnosis(server: Server) -> None:
     response = http_get(
-        server, "t/data/red/", {"Accept": "application/json", "Upgrade": "h2c", "Connection": "Upgrade"}
+        server,
+        "t/data/red/",
+        {"Accept": "application/json", "Upgrade": "h2c", "Connection": "Upgrade"},
     )
     assert response.status == 426
     body = json.loads(response.read())
@@ -258,9 +271,19 @@ def test_flood_of_plain_requests_aggregates_into_one_row(server: Server) -> None
 def test_admin_lists_failed_upgrades_for_staff_and_refuses_anonymous(server: Server) -> None:
     assert http_get(server, "t/room/admin-view/").status == 426
     subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput",
-         "--username", "staff", "--email", "staff@example.com"],
-        cwd=ROOT, check=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "staff",
+            "--email",
+            "staff@example.com",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
         env=django_env(server.db_path, DJANGO_SUPERUSER_PASSWORD="pw-for-tests-only"),
     )
     jar = http.cookiejar.CookieJar()
@@ -271,12 +294,17 @@ def test_admin_lists_failed_upgrades_for_staff_and_refuses_anonymous(server: Ser
     login_page = opener.open(server.url("admin/login/", "http"), timeout=5).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page)
     assert token is not None
-    form = urllib.parse.urlencode({
-        "csrfmiddlewaretoken": token.group(1), "username": "staff",
-        "password": "pw-for-tests-only", "next": "/admin/bunws/failedupgrade/",
-    }).encode()
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "staff",
+            "password": "pw-for-tests-only",
+            "next": "/admin/bunws/failedupgrade/",
+        }
+    ).encode()
     request = urllib.request.Request(
-        server.url("admin/login/", "http"), data=form,
+        server.url("admin/login/", "http"),
+        data=form,
         headers={"Referer": server.url("admin/login/", "http")},
     )
     page = opener.open(request, timeout=5)

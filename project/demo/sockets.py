@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from django.http import HttpRequest
 
 import bunws
@@ -38,8 +36,6 @@ async def chat_message(ws: ServerWebSocket, message: str | bytes) -> None:
 
 def chat_close(ws: ServerWebSocket, code: int, reason: str) -> None:
     bunws.publish(ws.data["room"], f"* {ws.data['name']} left")
-
-
 
 
 chat = bunws.serve(

@@ -45,14 +45,18 @@ async def data_message(ws: ServerWebSocket, message: str | bytes) -> None:
     ws.send(json.dumps(ws.data))
 
 
-bunws.serve("t/data/<str:room>/", fetch=data_fetch, websocket={"message": data_message}, name="t-data")
+bunws.serve(
+    "t/data/<str:room>/", fetch=data_fetch, websocket={"message": data_message}, name="t-data"
+)
 
 
 def decline_fetch(request: HttpRequest, server: Endpoint) -> None:
     """Never upgrades: every handshake is refused with 'fetch declined'."""
 
 
-bunws.serve("t/decline/", fetch=decline_fetch, websocket={"message": echo_message}, name="t-decline")
+bunws.serve(
+    "t/decline/", fetch=decline_fetch, websocket={"message": echo_message}, name="t-decline"
+)
 
 
 async def room_open(ws: ServerWebSocket) -> None:
@@ -72,8 +76,14 @@ async def room_message(ws: ServerWebSocket, message: str | bytes) -> None:
 
 
 def room_close(ws: ServerWebSocket, code: int, reason: str) -> None:
-    report("close", endpoint=ws.endpoint.name, code=code, reason=reason,
-           subscriptions=ws.subscriptions, sent=ws.send("late"))
+    report(
+        "close",
+        endpoint=ws.endpoint.name,
+        code=code,
+        reason=reason,
+        subscriptions=ws.subscriptions,
+        sent=ws.send("late"),
+    )
 
 
 room_handlers = {"open": room_open, "message": room_message, "close": room_close}
@@ -135,4 +145,6 @@ async def ignore(ws: ServerWebSocket, message: str | bytes) -> None:
     """Watchers only listen."""
 
 
-bunws.serve("t/watch/<str:topic>/", websocket={"open": watch_open, "message": ignore}, name="t-watch")
+bunws.serve(
+    "t/watch/<str:topic>/", websocket={"open": watch_open, "message": ignore}, name="t-watch"
+)
