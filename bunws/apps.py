@@ -18,3 +18,17 @@ class BunwsConfig(AppConfig):
         from bunws.registry import autodiscover
 
         autodiscover()
+        _name_status_426()
+
+
+def _name_status_426() -> None:
+    """Teach Twisted (daphne's HTTP layer) the phrase for 426; it would send "Unknown Status".
+
+    ASGI responses carry no reason phrase, so daphne's status line comes from Twisted's table,
+    which lacks RFC 7231's 426. Adding the entry changes nothing else.
+    """
+    try:
+        from twisted.web import http
+    except ImportError:  # not served by daphne
+        return
+    http.RESPONSES.setdefault(426, b"Upgrade Required")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,7 @@ class Endpoint:
         websocket: Mapping[str, Any],
         fetch: Handler | None = None,
         name: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
     ) -> None:
         self.route = _check_route(route)
         if name is not None and (not isinstance(name, str) or not name):
@@ -128,6 +129,19 @@ class Endpoint:
                     f"(request, server), got {inspect.signature(fetch)}."
                 ) from None
         self.fetch = fetch
+        if allowed_origins is not None and (
+            isinstance(allowed_origins, str)
+            or not all(isinstance(o, str) for o in allowed_origins)
+        ):
+            raise ConfigurationError(
+                f"bunws.serve() allowed_origins of endpoint {self.name!r} must be a list of "
+                f"origins or host patterns such as ['https://example.com', '.example.com'], "
+                f"got {allowed_origins!r}."
+            )
+        #: Origins allowed for this endpoint; None uses BUNWS["ALLOWED_ORIGINS"]/ALLOWED_HOSTS.
+        self.allowed_origins: tuple[str, ...] | None = (
+            None if allowed_origins is None else tuple(allowed_origins)
+        )
         self.sockets: dict[ServerWebSocket, None] = {}
         self.handlers: dict[str, Handler] = {
             key: _as_async(getattr(self.config, key))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,13 +20,17 @@ def serve(
     websocket: Mapping[str, Any],
     fetch: Callable[..., Any] | None = None,
     name: str | None = None,
+    allowed_origins: Sequence[str] | None = None,
 ) -> Endpoint:
     """Declare a WebSocket endpoint at ``route`` (Django ``path()`` syntax) and register it.
 
     ``websocket`` mirrors Bun's handler object: ``open``, ``message``, ``close``, ``drain``,
-    ``error`` and snake_case options. A mistake raises ``ImproperlyConfigured`` at startup.
+    ``error`` and snake_case options. ``allowed_origins`` overrides the origin check for this
+    endpoint. A mistake raises ``ImproperlyConfigured`` at startup.
     """
-    endpoint = Endpoint(route, websocket=websocket, fetch=fetch, name=name)
+    endpoint = Endpoint(
+        route, websocket=websocket, fetch=fetch, name=name, allowed_origins=allowed_origins
+    )
     existing = _endpoints.get(endpoint.name)
     if existing is not None:
         raise ConfigurationError(
