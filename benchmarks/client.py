@@ -21,6 +21,8 @@ from typing import Any
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from benchmarks import scale_client
+
 CLIENT_CPU = 1
 PROGRESS_EVERY = 0.25
 #: Extra seconds past warmup + duration before the client gives up on a stuck server.
@@ -189,12 +191,14 @@ async def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         listener.tally = tally
         return listener
 
+    # Clients alternate between --url and each --also-url (the Redis workload's second server).
+    urls = [args.url, *args.also_url]
     conns = [
-        await ws_connect(factory, args.url, extra_headers=headers(args))
-        for _ in range(args.clients)
+        await ws_connect(factory, urls[i % len(urls)], extra_headers=headers(args))
+        for i in range(args.clients)
     ]
     # Let the server finish its open handlers (subscriptions) before the first burst.
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(args.settle)
     message = b"hello from a chat client"
     per_round = args.clients * args.clients * args.burst
     samples: list[float] = []
@@ -395,6 +399,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = 
     "chat": run_chat,
     "connect": run_connect,
     "http": run_http,
+    "scale": scale_client.run_scale,
 }
 
 
@@ -414,6 +419,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round-timeout", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--settle", type=float, default=0.1, help="chat: pause before round 1")
+    parser.add_argument("--also-url", action="append", default=[], help="chat: more servers")
+    scale_client.add_arguments(parser)
     return parser.parse_args(argv)
 
 

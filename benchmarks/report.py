@@ -25,6 +25,46 @@ class Column:
         return self.fmt.format(value)
 
 
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 4, checked against a table's rows.
+
+    ``mode`` says how: ``"ratio"`` (subject / reference >= threshold), ``"at_most"`` (subject's
+    value <= threshold), ``"excess"`` (subject - reference <= threshold).
+    """
+
+    text: str
+    subject: str
+    threshold: float
+    reference: str | None = None
+    metric: str | None = None
+    mode: str = "ratio"
+    fmt: str = "{:.2f}x"
+
+    def evaluate(self, table: Table) -> tuple[float | None, bool | None]:
+        """(the measured value, met?); (None, None) when a row is missing or failed."""
+        metric = self.metric or table.metric
+        mine = table.value(self.subject, metric)
+        theirs = table.value(self.reference, metric) if self.reference else None
+        if mine is None or (self.reference and theirs is None):
+            return None, None
+        if self.mode == "ratio":
+            if not theirs:
+                return None, None
+            value = mine / theirs
+            return value, value >= self.threshold
+        if self.mode == "excess":
+            value = mine - (theirs or 0.0)
+            return value, value <= self.threshold
+        return mine, mine <= self.threshold
+
+    def status(self, table: Table) -> str:
+        value, met = self.evaluate(table)
+        if met is None:
+            return f"target {self.text}: n/a (a row is missing or failed) -> NOT MET"
+        return f"target {self.text}: {self.fmt.format(value)} -> {'met' if met else 'NOT MET'}"
+
+
 @dataclass
 class Row:
     label: str
@@ -45,16 +85,17 @@ class Table:
     compare: list[tuple[str, str]] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
 
     def add(
         self, label: str, values: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
         self.rows.append(Row(label, values, error))
 
-    def value(self, label: str) -> float | None:
+    def value(self, label: str, metric: str | None = None) -> float | None:
         for row in self.rows:
             if row.label == label and row.values is not None:
-                number = row.values.get(self.metric)
+                number = row.values.get(metric or self.metric)
                 return float(number) if isinstance(number, int | float) else None
         return None
 
@@ -109,6 +150,7 @@ class Table:
             shown = "n/a (a row is missing or failed)" if ratio is None else f"{ratio:.2f}x"
             out.append(f"{subject} / {reference}: {shown}")
         out.extend(self.notes)
+        out.extend(target.status(self) for target in self.targets)
         return "\n".join(out)
 
     @staticmethod
@@ -122,6 +164,10 @@ class Table:
             f"{subject} / {reference}": self.ratio(subject, reference)
             for subject, reference in self.compare
         }
+        data["targets"] = []
+        for target in self.targets:
+            value, met = target.evaluate(self)
+            data["targets"].append({"text": target.text, "value": value, "met": met})
         return data
 
 

@@ -9,6 +9,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from benchmarks.progress import Progress
 from benchmarks.report import Table, write_json, write_png
 from benchmarks.servers import SERVER_CPU, pin
-from benchmarks.workloads import WORKLOADS, Context, Params
+from benchmarks.registry import WORKLOADS
+from benchmarks.workloads import Context, Params
 
 RUNNER_CPU = 1
 
@@ -36,6 +38,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--png", type=Path, help="write a bar chart of ratios (needs matplotlib)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/client to CPUs")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir with server logs")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when any row failed (default: only crashes)"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(WORKLOADS)
     unknown = [n for n in names if n not in WORKLOADS]
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         pin(os.getpid(), RUNNER_CPU)  # the runner mostly sleeps; keep it off the server's CPU
     progress = Progress()
     tables: list[Table] = []
+    crashed: list[str] = []
     began = time.monotonic()
     workdir: contextlib.AbstractContextManager[str] = (
         contextlib.nullcontext(tempfile.mkdtemp(prefix="bunws-bench-"))
@@ -81,17 +87,38 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             progress.note(f"server logs in {tmp}")
         for name in args.names:
-            produced = WORKLOADS[name](ctx)
+            try:
+                produced = WORKLOADS[name](ctx)
+            except Exception:  # a crashed workload fails the run, but the others still run
+                progress.clear()
+                crashed.append(name)
+                print(f"== workload {name} crashed:\n{traceback.format_exc()}", flush=True)
+                continue
             progress.clear()
             for table in produced:
                 print(table.render() + "\n", flush=True)
             tables.extend(produced)
     progress.note(f"done in {time.monotonic() - began:.0f} s")
+    print(summary(tables, crashed), flush=True)
     if args.json:
         write_json(args.json, tables, meta(args, params))
     if args.png:
         write_png(args.png, tables)
-    return 0
+    failed_rows = sum(row.values is None for table in tables for row in table.rows)
+    return 1 if crashed or (args.strict and failed_rows) else 0
+
+
+def summary(tables: list[Table], crashed: list[str]) -> str:
+    """Every target's status in one place, then failed rows and crashed workloads."""
+    lines = ["== targets (issue 4)"]
+    for table in tables:
+        lines += [f"[{table.key}] {target.status(table)}" for target in table.targets]
+    failed = [f"{t.key}/{r.label}" for t in tables for r in t.rows if r.values is None]
+    if failed:
+        lines.append(f"rows that failed ({len(failed)}): {', '.join(failed)}")
+    if crashed:
+        lines.append(f"workloads that crashed: {', '.join(crashed)}")
+    return "\n".join(lines)
 
 
 def run_only(name: str, argv: list[str]) -> int:

@@ -6,7 +6,9 @@ run's temp dir. ``Server`` is a context manager whose exit always kills the whol
 
 from __future__ import annotations
 
+import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -17,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 SERVER_CPU = 0
+#: The open-file limit asked for, for server and client alike (each gets min(this, hard limit)).
+WANT_NOFILE = 65_536
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
 
@@ -33,6 +37,8 @@ class ServerSpec:
     target: str
     baseline: bool = True
     picows: bool = False
+    #: Extra environment for the server (the Redis workload's layer settings).
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def needs_db(self) -> bool:
@@ -44,6 +50,34 @@ STACKED = ServerSpec("stacked", "benchmarks.asgi_stacked:application", baseline=
 CHANNELS = ServerSpec("channels", "benchmarks.asgi_channels:application")
 BUNWS = ServerSpec("bunws", "benchmarks.asgi_bunws:application", baseline=False)
 PICOWS = ServerSpec("picows", "benchmarks.picows_server", picows=True)
+
+
+def raise_nofile(want: int = WANT_NOFILE) -> int:
+    """Raise RLIMIT_NOFILE's soft limit as far as allowed; return the soft limit in force.
+
+    Raising the hard limit needs CAP_SYS_RESOURCE; without it the soft limit goes up to the hard
+    one. Runs in the server's child process before exec (``preexec_fn``) and in the client.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for new_hard in (max(hard, want), hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, new_hard), new_hard))
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def nofile_of(pid: int) -> int | None:
+    """The soft open-file limit of a running process, from /proc/PID/limits."""
+    try:
+        with open(f"/proc/{pid}/limits") as limits:
+            for line in limits:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def free_port() -> int:
@@ -64,6 +98,7 @@ def server_env(workdir: Path, spec: ServerSpec) -> dict[str, str]:
     env["BUNWS_BENCH_DIR"] = str(workdir)
     env["BUNWS_BENCH_BASELINE"] = "1" if spec.baseline else "0"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.update(spec.env)
     return env
 
 
@@ -106,6 +141,8 @@ class Database:
 class Server:
     """A running server; ``url(path)`` gives its ws:// address."""
 
+    _serial = itertools.count(1)
+
     def __init__(self, spec: ServerSpec, workdir: Path, db: Database, pin_cpu: bool) -> None:
         self.spec = spec
         self.workdir = workdir
@@ -113,7 +150,7 @@ class Server:
         self.pin_cpu = pin_cpu
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = workdir / f"server-{spec.key}.log"
+        self.log = workdir / f"server-{spec.key}-{next(self._serial)}.log"
 
     def command(self) -> list[str]:
         if self.spec.picows:
@@ -121,6 +158,12 @@ class Server:
         # -v 0: no access log line per request, for every row alike.
         daphne = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1"]
         return [*daphne, "-p", str(self.port), self.spec.target]
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ServerError("the server is not running")
+        return self.proc.pid
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}/{path.lstrip('/')}"
@@ -142,6 +185,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=raise_nofile,
             )
         try:
             if self.pin_cpu:

@@ -49,8 +49,18 @@ CHANNEL_LAYERS = {
         "CONFIG": {"capacity": 100_000},
     }
 }
-# Hook for the later cross-process workload: swap in channels_redis here when
-# BUNWS_BENCH_LAYER=redis (not built yet).
+# The cross-process workload: the same switch as the demo project. BUNWS_REDIS_URL selects Redis,
+# BUNWS_REDIS_LAYER the class (default: the pub/sub layer), BUNWS_REDIS_PREFIX keeps this run's
+# keys and pub/sub channels (which Redis does not scope by DB number) apart from concurrent tests.
+_REDIS_URL = os.environ.get("BUNWS_REDIS_URL")
+if _REDIS_URL:
+    _LAYER = os.environ.get("BUNWS_REDIS_LAYER", "channels_redis.pubsub.RedisPubSubChannelLayer")
+    _CONFIG: dict[str, object] = {"hosts": [_REDIS_URL]}
+    if os.environ.get("BUNWS_REDIS_PREFIX"):
+        _CONFIG["prefix"] = os.environ["BUNWS_REDIS_PREFIX"]
+    if _LAYER == "channels_redis.core.RedisChannelLayer":
+        _CONFIG["capacity"] = 100_000  # the default 100 drops chat bursts, as in memory
+    CHANNEL_LAYERS = {"default": {"BACKEND": _LAYER, "CONFIG": _CONFIG}}
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@
 
 A workload is a function ``(Context) -> list[Table]`` registered in ``WORKLOADS``. A server that
 fails to start, or a client that reports an error, becomes an ``error: ...`` row, never a crash.
-Later workloads (10k idle sockets, cross-process fan-out over channels_redis) plug in here.
+The ``scale`` and ``redis`` workloads live in their own modules; ``registry`` lists them all.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.progress import Progress
-from benchmarks.report import Column, Table
+from benchmarks.report import Column, Table, Target
 from benchmarks.servers import (
     BARE,
     BUNWS,
@@ -62,11 +62,32 @@ class Params:
     chat_burst: int = 32
     connect_concurrency: int = 8
     http_concurrency: int = 4
+    #: scale: sockets held on one daphne, handshakes in flight, echo rate across them.
+    scale_sockets: int = 10_000
+    scale_concurrency: int = 32
+    scale_rate: float = 1000.0
+    #: redis: bursts are smaller than the in-process chat's because Channels over Redis is
+    #: slower (8 * 32 * 32 = 8,192 deliveries a round: ~1-2 s on Channels).
+    redis_burst: int = 8
+    redis_url: str = "redis://127.0.0.1:6379/11"
+    quick_mode: bool = False
     pin: bool = True
 
     @classmethod
     def quick(cls, pin: bool = True) -> Params:
-        return cls(duration=1.0, warmup=0.25, fanout_duration=1.0, pin=pin)
+        # Shapes chosen so the whole smoke run stays under a minute: one echo size, bursts of 8
+        # (Channels' round would take ~5 s at 32), 500 sockets, two Redis rows (see redis_chat).
+        return cls(
+            duration=0.6,
+            warmup=0.2,
+            fanout_duration=1.0,
+            echo_sizes=(64,),
+            chat_burst=8,
+            scale_sockets=500,
+            redis_burst=4,
+            quick_mode=True,
+            pin=pin,
+        )
 
 
 @dataclass
@@ -85,16 +106,24 @@ class Context:
         return Server(spec, self.workdir, self.db, self.params.pin)
 
     def client(
-        self, label: str, workload: str, *args: str, duration: float | None = None
+        self,
+        label: str,
+        workload: str,
+        *args: str,
+        duration: float | None = None,
+        limit: float = 60.0,
     ) -> dict[str, Any]:
-        """Run ``benchmarks.client`` in its own process; return its JSON or raise ClientError."""
+        """Run ``benchmarks.client`` in its own process; return its JSON or raise ClientError.
+
+        The client is killed ``limit`` seconds after its warmup and duration are over.
+        """
         p = self.params
         duration = p.duration if duration is None else duration
         command = [sys.executable, "-m", "benchmarks.client", workload]
         command += ["--duration", str(duration), "--warmup", str(p.warmup), *args]
         if not p.pin:
             command.append("--no-pin")
-        limit = p.warmup + duration + 60
+        limit = p.warmup + duration + limit
         proc = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
@@ -254,6 +283,10 @@ def echo(ctx: Context) -> list[Table]:
             baseline=BARE_LABEL,
             compare=[("bunws", "Channels")],
             notes=ceiling_note(ctx, "echo", "round trips/s at 64 B") if size == 64 else [],
+            targets=[
+                Target("bunws >= 0.95x bare ASGI", "bunws", 0.95, BARE_LABEL),
+                Target("bunws >= 2.5x Channels", "bunws", 2.5, "Channels"),
+            ],
         )
         for size in p.echo_sizes
     ]
@@ -294,6 +327,10 @@ def fanout(ctx: Context) -> list[Table]:
         baseline=BARE_LABEL,
         compare=[("bunws", "Channels")],
         notes=ceiling_note(ctx, "fanout", "msgs/s"),
+        targets=[
+            Target("bunws >= 0.90x bare ASGI", "bunws", 0.90, BARE_LABEL),
+            Target("bunws >= 15x Channels", "bunws", 15.0, "Channels"),
+        ],
     )
 
     def run(server: Server, label: str) -> list[Result]:
@@ -323,6 +360,11 @@ def connect(ctx: Context) -> list[Table]:
         baseline=BARE_LABEL,
         compare=[("bunws", "Channels"), ("bunws", LABELS["stacked"])],
         notes=ceiling_note(ctx, "connect", "handshakes/s"),
+        targets=[
+            Target(
+                f"bunws >= 0.8x {LABELS['stacked']}", "bunws", 0.8, LABELS["stacked"]
+            )
+        ],
     )
 
     def run(server: Server, label: str) -> list[Result]:
@@ -354,6 +396,7 @@ def upgrade(ctx: Context) -> list[Table]:
         baseline=BARE_LABEL,
         compare=[(BUNWS_426, DJANGO_VIEW)],
         notes=["the Django view and the 426 path are served by the same bunws daphne"],
+        targets=[Target(f"426 path >= 0.8x {DJANGO_VIEW}", BUNWS_426, 0.8, DJANGO_VIEW)],
     )
 
     def get(server: Server, label: str, path: str) -> dict[str, Any]:
@@ -383,13 +426,3 @@ def upgrade(ctx: Context) -> list[Table]:
                 table.add(label, error=one_line(exc))
     return [table]
 
-
-WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
-    "headroom": headroom,
-    "echo": echo,
-    "fanout": fanout,
-    "connect": connect,
-    "upgrade": upgrade,
-    # Later: "scale" (10k mostly idle sockets, memory and p99), "redis" (two daphne processes
-    # fanning out through channels_redis). Register them here; nothing else changes.
-}

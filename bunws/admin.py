@@ -84,3 +84,9 @@ class FailedUpgradeAdmin(_ModelAdmin):
         """Title the list as a log rather than Django's "Select ... to view"."""
         context = {"title": "Failed upgrade attempts", **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
+
+
+# The "Live sockets" page (bunws/live.py) hangs off the default admin site.
+from bunws.live import install as _install_live_page  # noqa: E402
+
+_install_live_page(admin.site)

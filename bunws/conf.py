@@ -31,6 +31,10 @@ class Config:
     failed_upgrade_window: float = 60.0
     #: Default age for ``bunws_prune``: failed-upgrade rows older than this are removed.
     failed_upgrade_retention: str = "7d"
+    #: New failed-upgrade rows one process creates per window; the rest share an overflow row.
+    failed_upgrade_rows_per_window: int = 1000
+    #: Rows kept at most; each window's first new row deletes the oldest beyond it (0 = no cap).
+    failed_upgrade_max_rows: int = 100_000
     #: Channel layer alias used to reach other processes (ignored for the in-memory layer).
     channel_layer: str = "default"
     #: Maximum open sockets per client address (0 = unlimited).

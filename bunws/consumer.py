@@ -14,11 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from bunws import pubsub
+from bunws import pubsub, shutdown
+from bunws.conf import get_config
 from bunws.daphne_adapter import daphne_transport
 from bunws.diagnosis import FETCH_DECLINED, diagnosis_for
 from bunws.failures import arecord_failed_upgrade
 from bunws.hub import hub
+from bunws.limits import (
+    RATE_CLOSE_CODE,
+    RATE_CLOSE_REASON,
+    RateWindow,
+    client_sockets,
+    idle_sweeper,
+)
 from bunws.request import handshake_request
 from bunws.socket import OPEN, ServerWebSocket
 from bunws.transport import AsgiTransport, Transport
@@ -77,6 +85,28 @@ class EndpointApp:
         if first["type"] != "websocket.connect":
             return
         pubsub.bind_loop()
+        shutdown.install()
+        config = get_config()
+        per_client = config.max_sockets_per_client
+        address = client_host(scope) or ""
+        if per_client and not client_sockets.acquire(address, per_client):
+            logger.warning(
+                "bunws: %s: refused a handshake from %s, which already has %d open sockets "
+                "(BUNWS['MAX_SOCKETS_PER_CLIENT'] = %d)",
+                self.endpoint.name,
+                address or "an unknown address",
+                client_sockets.count(address),
+                per_client,
+            )
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        try:
+            await self._connect(scope, receive, send, config.max_messages_per_second)
+        finally:
+            if per_client:
+                client_sockets.release(address)
+
+    async def _connect(self, scope: Scope, receive: Any, send: Any, rate: int) -> None:
         state = await self._run_fetch(scope)
         if state is None or not state.upgraded:
             await record_refusal(scope, FETCH_DECLINED, self.endpoint.name)
@@ -97,7 +127,7 @@ class EndpointApp:
             endpoint=self.endpoint,
             on_drain=self._on_drain if "drain" in self.endpoint.handlers else None,
         )
-        await self._serve(ws, transport, receive)
+        await self._serve(ws, transport, receive, rate)
 
     async def _run_fetch(self, scope: Scope) -> Handshake | None:
         endpoint = self.endpoint
@@ -144,12 +174,18 @@ class EndpointApp:
                 ws.close(1011, "internal error")
             return False
 
-    async def _serve(self, ws: ServerWebSocket, transport: Transport, receive: Any) -> None:
+    async def _serve(
+        self, ws: ServerWebSocket, transport: Transport, receive: Any, rate: int
+    ) -> None:
         endpoint = self.endpoint
         handlers = endpoint.handlers
         on_message = handlers.get("message")
         limit = endpoint.config.max_payload_length
+        window = RateWindow(rate, time.monotonic()) if rate else None
+        sweeper = idle_sweeper() if endpoint.config.idle_timeout else None
         endpoint.sockets[ws] = None
+        if sweeper is not None:
+            sweeper.track(ws)
         code: int | None = 1006
         try:
             if "open" in handlers:
@@ -160,7 +196,7 @@ class EndpointApp:
                 if kind == "websocket.receive":
                     if ws.ready_state != OPEN:
                         continue  # closing: Bun drops messages that arrive after close()
-                    ws.last_received = time.monotonic()
+                    ws.last_received = now = time.monotonic()
                     payload = event.get("text")
                     if payload is None:
                         payload = event.get("bytes")
@@ -175,6 +211,9 @@ class EndpointApp:
                         # RFC 6455 7.4.1: 1009 = message too big to process.
                         ws.close(1009, f"message of {size} bytes exceeds {limit}")
                         continue
+                    if window is not None and window.over(now):
+                        self._close_for_rate(ws, rate)
+                        continue
                     if on_message is not None:
                         await self._call(ws, "message", on_message, ws, payload)
                 elif kind == "websocket.disconnect":
@@ -183,7 +222,19 @@ class EndpointApp:
         finally:
             ws.mark_closed()
             endpoint.sockets.pop(ws, None)
+            if sweeper is not None:
+                sweeper.untrack(ws)
             await self._finish(ws, transport, code)
+
+    def _close_for_rate(self, ws: ServerWebSocket, rate: int) -> None:
+        logger.warning(
+            "bunws: %s: closing the socket from %s with 1008: more than %d messages in one "
+            "second (BUNWS['MAX_MESSAGES_PER_SECOND'])",
+            self.endpoint.name,
+            ws.remote_address or "an unknown address",
+            rate,
+        )
+        ws.close(RATE_CLOSE_CODE, RATE_CLOSE_REASON)
 
     async def _finish(self, ws: ServerWebSocket, transport: Transport, code: int | None) -> None:
         ours = ws.closed_by_server()

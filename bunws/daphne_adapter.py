@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bunws.frame import Frame
@@ -99,15 +100,35 @@ class DaphneTransport:
             protocol.serverReject()
 
     def set_flow_control(self, flow: FlowControl) -> None:
+        from twisted.web.http import HTTPChannel  # daphne serves on Twisted
+
         transport = self.protocol.transport
-        if transport is not None and getattr(transport, "producer", None) is None:
-            transport.registerProducer(_Producer(flow), True)
+        if transport is None:
+            return
+        current = getattr(transport, "producer", None)
+        if current is not None and not isinstance(current, HTTPChannel):
+            logger.debug("bunws: %r already has producer %r; no backpressure", transport, current)
+            return
+        if current is not None:
+            # twisted.web's HTTPChannel registered itself when the connection opened and
+            # daphne never unregisters it after the upgrade; left there, a full write buffer
+            # pauses a request that no longer exists and bunws never learns of it.
+            transport.unregisterProducer()
+        transport.registerProducer(_Producer(flow), True)
 
     def write(self, frame: Frame) -> None:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
         protocol.sendPreparedMessage(frame.prepared(self._factory))
+
+    def write_many(self, frames: list[Frame]) -> None:
+        """Write corked frames with one transport write (autobahn's pre-framed bytes)."""
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        factory = self._factory
+        protocol.sendData(b"".join([frame.prepared(factory).payloadHybi for frame in frames]))
 
     def close(self, code: int, reason: str) -> None:
         protocol = self.protocol
@@ -121,10 +142,23 @@ class DaphneTransport:
         if protocol.state != protocol.STATE_CLOSED:
             protocol.dropConnection(abort=True)
 
-    def ping(self) -> None:
+    def ping(self, data: bytes) -> bool:
         protocol = self.protocol
-        if protocol.state == protocol.STATE_OPEN:
-            protocol.sendPing()
+        if protocol.state != protocol.STATE_OPEN:
+            return False
+        protocol.sendPing(data or None)
+        return True
+
+    def on_pong(self, callback: Callable[[], None]) -> None:
+        """autobahn calls ``onPong`` for every pong; daphne defines none, so wrap the base."""
+        protocol = self.protocol
+        inherited = protocol.onPong
+
+        def on_pong(payload: bytes) -> None:
+            callback()
+            inherited(payload)
+
+        protocol.onPong = on_pong
 
     def remote_close(self) -> tuple[int | None, str | None]:
         return (

@@ -6,9 +6,10 @@ redaction helpers make header and query data safe to log and store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 __all__ = [
     "CONNECTION_NOT_UPGRADE",
@@ -25,6 +26,7 @@ __all__ = [
     "diagnosis_for",
     "redact_headers",
     "redact_query",
+    "redact_url",
 ]
 
 NO_UPGRADE_HEADER = "no_upgrade_header"
@@ -117,7 +119,24 @@ _REDACTED_HEADERS = frozenset(
         "sec-websocket-key",
     }
 )
-_REDACTED_HEADER_PARTS = ("token", "secret", "auth", "session", "cookie", "password", "csrf")
+_REDACTED_HEADER_PARTS = (
+    "token",
+    "secret",
+    "auth",
+    "session",
+    "cookie",
+    "password",
+    "csrf",
+    "jwt",
+    "credential",
+    "api-key",
+    "apikey",
+)
+# Browsers cannot set Authorization on a WebSocket, so apps often smuggle a token in as a
+# subprotocol (``new WebSocket(url, ["bearer", token])``): items longer than this are dropped.
+_MAX_SUBPROTOCOL = 24
+# A valueless query part this long that looks like a token (``?eyJhbGciOi...``) is redacted.
+_BARE_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 _REDACTED_PARAMS = frozenset(
     {
         "token",
@@ -134,9 +153,27 @@ _REDACTED_PARAMS = frozenset(
         "jwt",
         "signature",
         "sig",
+        "sid",
+        "ticket",
+        "otp",
+        "state",
+        "nonce",
     }
 )
-_REDACTED_PARAM_PARTS = ("token", "secret", "password", "key", "auth", "session")
+_REDACTED_PARAM_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "auth",
+    "session",
+    "csrf",
+    "jwt",
+    "credential",
+    "bearer",
+)
+_REDACTED = "[redacted]"
 
 MAX_HEADERS = 32
 MAX_HEADER_NAME = 64
@@ -188,7 +225,7 @@ def diagnosis_for(reason: str, *, origin: str | None = None, path: str | None = 
         ) from None
     if reason == ORIGIN_NOT_ALLOWED and origin is not None:
         summary = (
-            f"The WebSocket handshake came from origin {_quoted(origin)}, which this endpoint "
+            f"The WebSocket handshake came from origin {_quoted(redact_url(origin))}, which this endpoint "
             "does not allow, so it was refused to protect users from cross-site WebSocket "
             "hijacking."
         )
@@ -246,7 +283,11 @@ def _sensitive_header(name: str) -> bool:
 def redact_headers(
     headers: Iterable[tuple[str | bytes, str | bytes]] | Mapping[str, str],
 ) -> dict[str, str]:
-    """Return headers safe to log: lowercase names, credentials dropped, values bounded."""
+    """Return headers safe to log: lowercase names, credentials dropped, values bounded.
+
+    The result holds at most ``MAX_HEADERS`` names of ``MAX_HEADER_NAME`` characters with
+    values of ``MAX_HEADER_VALUE``, whatever the request sent.
+    """
     pairs: Iterable[tuple[str | bytes, str | bytes]]
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     result: dict[str, str] = {}
@@ -254,17 +295,37 @@ def redact_headers(
         name = _clean(raw_name, MAX_HEADER_NAME).lower()
         if _sensitive_header(name):
             continue
+        if name not in result and len(result) >= MAX_HEADERS:
+            continue
         value = _clean(raw_value, MAX_HEADER_VALUE)
-        if name == "referer" and "?" in value:
-            # A referring URL's query string can carry tokens just like ours.
-            base, _, query = value.partition("?")
-            value = _clean(base + "?" + redact_query(query), MAX_HEADER_VALUE)
+        if name in ("referer", "origin"):
+            value = redact_url(value)
+        elif name == "sec-websocket-protocol":
+            value = _redact_subprotocols(value)
         if name in result:
             value = _clean(f"{result[name]}, {value}", MAX_HEADER_VALUE)
-        elif len(result) >= MAX_HEADERS:
-            continue
         result[name] = value
     return result
+
+
+def _redact_subprotocols(value: str) -> str:
+    """Keep short subprotocol names; replace token-sized items, which may be credentials."""
+    items = [item.strip() for item in value.split(",")]
+    return ", ".join(item if len(item) <= _MAX_SUBPROTOCOL else _REDACTED for item in items)
+
+
+def redact_url(value: str, limit: int = MAX_HEADER_VALUE) -> str:
+    """Return a URL without user:password and with credential-like query values redacted."""
+    value = value[: limit * 4]
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return _clean(value.partition("?")[0].rpartition("@")[2], limit)
+    netloc = parts.netloc.rpartition("@")[2]
+    url = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else netloc + parts.path
+    if parts.query:
+        url += "?" + redact_query(parts.query)
+    return _clean(url, limit)
 
 
 def _sensitive_param(name: str) -> bool:
@@ -274,12 +335,18 @@ def _sensitive_param(name: str) -> bool:
 
 
 def redact_query(query: str | bytes) -> str:
-    """Return a query string with credential-like parameter values replaced, bounded in length."""
+    """Return a query string with credential-like values replaced, bounded in length.
+
+    A parameter is redacted by name (``token``, ``access_token``, ``sessionid``, ...); a bare
+    part without ``=`` is redacted when it looks like a token (20+ token characters).
+    """
     text = query.decode("latin-1") if isinstance(query, bytes) else query
     parts = []
     for part in text.split("&"):
         name, sep, _value = part.partition("=")
         if sep and _sensitive_param(unquote_plus(name)):
-            part = f"{name}=[redacted]"
+            part = f"{name}={_REDACTED}"
+        elif not sep and _BARE_TOKEN.fullmatch(part):
+            part = _REDACTED
         parts.append(part)
     return _clean("&".join(parts), MAX_QUERY - 1)

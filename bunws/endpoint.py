@@ -130,8 +130,7 @@ class Endpoint:
                 ) from None
         self.fetch = fetch
         if allowed_origins is not None and (
-            isinstance(allowed_origins, str)
-            or not all(isinstance(o, str) for o in allowed_origins)
+            isinstance(allowed_origins, str) or not all(isinstance(o, str) for o in allowed_origins)
         ):
             raise ConfigurationError(
                 f"bunws.serve() allowed_origins of endpoint {self.name!r} must be a list of "

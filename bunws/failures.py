@@ -2,11 +2,18 @@
 
 A flood of identical failures from one client becomes one row whose ``count`` grows, updated by a
 single ``UPDATE`` on the primary key; database trouble is logged, never raised, so the 426 goes out.
+
+The table stays bounded under a flood of *distinct* failures too (random paths, many addresses):
+each process creates at most ``FAILED_UPGRADE_ROWS_PER_WINDOW`` new rows per window and folds the
+rest into one overflow row per reason and endpoint (path ``*``), and the first new row of every
+window prunes rows older than ``FAILED_UPGRADE_RETENTION`` and the oldest beyond
+``FAILED_UPGRADE_MAX_ROWS``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -16,14 +23,26 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bunws.conf import get_config
-from bunws.diagnosis import Diagnosis, diagnosis_for, redact_headers, redact_query
+from bunws.diagnosis import (
+    Diagnosis,
+    diagnosis_for,
+    redact_headers,
+    redact_query,
+    redact_url,
+)
 from bunws.models import FailedUpgrade
 
-__all__ = ["arecord_failed_upgrade", "prune_failed_upgrades", "record_failed_upgrade"]
+__all__ = [
+    "OVERFLOW_PATH",
+    "arecord_failed_upgrade",
+    "parse_age",
+    "prune_failed_upgrades",
+    "record_failed_upgrade",
+]
 
 logger = logging.getLogger("bunws")
 
@@ -36,6 +55,26 @@ _Key = tuple[str, str, str, str]
 # key -> (pk, last_seen); lets a flood update its row by primary key.
 _cache: OrderedDict[_Key, tuple[int, datetime]] = OrderedDict()
 _cache_lock = threading.Lock()
+
+#: ``path`` (and ``client_address``) of the row that counts failures beyond the window's budget.
+OVERFLOW_PATH = "*"
+# Window index -> rows this process created in it; and the last window housekeeping ran in.
+_budget: dict[str, int] = {"window": -1, "created": 0, "housekept": -1}
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"([0-9]+)([smhdw])")
+AGE_FORMS = "a whole number followed by s, m, h, d or w, such as 30m, 12h, 7d or 2w"
+
+
+def parse_age(value: str) -> timedelta:
+    """Turn an age such as ``7d`` into a timedelta, or raise ValueError naming the value."""
+    match = _AGE.fullmatch(str(value).strip().lower())
+    if match is None:
+        raise ValueError(f"invalid age {value!r}: use {AGE_FORMS}.")
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(f"age {value!r} is too large: use {AGE_FORMS}.") from None
 
 
 def _window() -> timedelta:
@@ -110,7 +149,11 @@ def record_failed_upgrade(
         "client_address": _fit(_client_ip(client), _max_length("client_address")),
     }
     method = _fit(method, _max_length("method"))
-    origin = _fit(first.get("origin"), _max_length("origin"))
+    raw_origin = first.get("origin")
+    origin_limit = _max_length("origin")
+    origin = _fit(
+        None if raw_origin is None else redact_url(raw_origin, origin_limit + 1), origin_limit
+    )
     user_agent = _fit(first.get("user-agent"), _max_length("user_agent"))
     logger.warning(
         "bunws: failed websocket upgrade reason=%s endpoint=%s method=%s path=%s client=%s "
@@ -180,6 +223,9 @@ def _store(
     updated = FailedUpgrade.objects.filter(last_seen__gte=since, **row).update(**bump)
     if updated:
         return
+    if not _take_budget(now):
+        _store_overflow(row, method=method, diagnosis=diagnosis, now=now, since=since)
+        return
     created = FailedUpgrade.objects.create(
         **row,
         method=method,
@@ -194,6 +240,85 @@ def _store(
         last_seen=now,
     )
     _remember(key, created.pk, now)
+    _housekeep(now)
+
+
+def _window_index(now: datetime) -> int:
+    window = max(float(get_config().failed_upgrade_window), 1.0)
+    return int(now.timestamp() // window)
+
+
+def _take_budget(now: datetime) -> bool:
+    """Count one new row against this window's budget; False once it is spent."""
+    limit = int(get_config().failed_upgrade_rows_per_window)
+    index = _window_index(now)
+    with _cache_lock:
+        if _budget["window"] != index:
+            _budget["window"], _budget["created"] = index, 0
+        if limit and _budget["created"] >= limit:
+            if _budget["created"] == limit:
+                _budget["created"] += 1  # log the overflow once per window
+                logger.warning(
+                    "bunws: more than %d distinct failed upgrades within %s s; counting the "
+                    "rest in one row per reason and endpoint (path %r) until the window ends",
+                    limit,
+                    get_config().failed_upgrade_window,
+                    OVERFLOW_PATH,
+                )
+            return False
+        _budget["created"] += 1
+        return True
+
+
+def _store_overflow(
+    row: dict[str, str], *, method: str, diagnosis: Diagnosis, now: datetime, since: datetime
+) -> None:
+    """Count a failure beyond the budget in its reason's and endpoint's overflow row."""
+    overflow = {**row, "path": OVERFLOW_PATH, "client_address": OVERFLOW_PATH}
+    bump = {"count": F("count") + 1, "last_seen": now}
+    if FailedUpgrade.objects.filter(last_seen__gte=since, **overflow).update(**bump):
+        return
+    limit = get_config().failed_upgrade_rows_per_window
+    FailedUpgrade.objects.create(
+        **overflow,
+        method=method,
+        headers={},
+        diagnosis=diagnosis.summary,
+        hint=(
+            f"More than {limit} distinct failed upgrades arrived within one window, so this row "
+            "counts the rest of them for this reason and endpoint without their details; a flood "
+            "of random paths or addresses usually means a scan. " + diagnosis.hint
+        ),
+        count=1,
+        first_seen=now,
+        last_seen=now,
+    )
+
+
+def _housekeep(now: datetime) -> None:
+    """Once a window: drop rows past the retention age and the oldest beyond the row cap."""
+    index = _window_index(now)
+    with _cache_lock:
+        if _budget["housekept"] == index:
+            return
+        _budget["housekept"] = index
+    config = get_config()
+    removed = 0
+    try:
+        retention = parse_age(config.failed_upgrade_retention)
+    except ValueError as exc:
+        logger.error('bunws: BUNWS["FAILED_UPGRADE_RETENTION"]: %s', exc)
+    else:
+        removed += FailedUpgrade.objects.filter(last_seen__lt=now - retention).delete()[0]
+    cap = int(config.failed_upgrade_max_rows)
+    if cap and FailedUpgrade.objects.count() > cap:
+        newest = FailedUpgrade.objects.order_by("-last_seen", "-pk").values_list("last_seen", "pk")
+        for seen, pk in newest[cap : cap + 1]:
+            older = Q(last_seen__lt=seen) | Q(last_seen=seen, pk__lte=pk)
+            removed += FailedUpgrade.objects.filter(older).delete()[0]
+    if removed:
+        clear_cache()
+        logger.info("bunws: pruned %d old failed upgrade rows", removed)
 
 
 def _remember(key: _Key, pk: int, seen: datetime) -> None:

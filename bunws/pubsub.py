@@ -9,7 +9,7 @@ event loop that owns the sockets.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import os
 import threading
 from typing import Any, Protocol
 
@@ -75,15 +75,31 @@ def publish(topic: str, data: str | bytes | bytearray | memoryview, compress: bo
     if loop is not None:
         future = asyncio.run_coroutine_threadsafe(_apublish_on_loop(topic, frame), loop)
         return future.result(timeout=30)
-    # No sockets in this process (a shell, a management command, a Celery task).
-    from asgiref.sync import async_to_sync
+    # No sockets in this process (a shell, a management command, a Celery task): one private
+    # loop keeps the layer's connection across calls instead of a new loop per publish.
+    future = asyncio.run_coroutine_threadsafe(_apublish_outside(topic, frame), _outside_loop())
+    return future.result(timeout=30)
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return async_to_sync(_apublish_outside)(topic, frame)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a foreign loop
-        return pool.submit(async_to_sync(_apublish_outside), topic, frame).result(timeout=30)
+
+_outside: dict[str, Any] = {"loop": None, "pid": None}
+_outside_lock = threading.Lock()
+
+
+def _outside_loop() -> asyncio.AbstractEventLoop:
+    """A daemon thread's event loop for publishes from processes without sockets.
+
+    Started on first use and again after a fork (a Celery prefork worker inherits no threads).
+    """
+    with _outside_lock:
+        loop: asyncio.AbstractEventLoop | None = _outside["loop"]
+        if loop is None or _outside["pid"] != os.getpid():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=loop.run_forever, name="bunws-publish-loop", daemon=True
+            )
+            thread.start()
+            _outside["loop"], _outside["pid"] = loop, os.getpid()
+        return loop
 
 
 async def apublish(

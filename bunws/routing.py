@@ -23,6 +23,7 @@ from bunws.conf import Config, get_config
 from bunws.consumer import EndpointApp, record_refusal
 from bunws.daphne_adapter import RAW_SEND_KEY
 from bunws.diagnosis import NO_SUCH_ENDPOINT, ORIGIN_NOT_ALLOWED
+from bunws.endpoint import Endpoint
 from bunws.registry import endpoints
 
 
@@ -82,7 +83,8 @@ def origin_allowed(origin: str | None, allowed_origins: tuple[str, ...] | None =
 class OriginCheck:
     """Refuse cross-site WebSocket handshakes, logging each refusal as a failed upgrade.
 
-    The ``Origin`` must match ``BUNWS["ALLOWED_ORIGINS"]`` (default: ``ALLOWED_HOSTS``). A
+    The ``Origin`` must match the endpoint's ``allowed_origins`` (``bunws.serve(...,
+    allowed_origins=[...])``), else ``BUNWS["ALLOWED_ORIGINS"]``, else ``ALLOWED_HOSTS``. A
     handshake without ``Origin`` is allowed by default (``ALLOW_MISSING_ORIGIN``): browsers
     always send one, so cross-site hijacking needs it, while scripts and apps often omit it.
     """
@@ -101,20 +103,29 @@ class OriginCheck:
             if name == b"origin":
                 origin = value.decode("latin-1")
                 break
-        if origin_allowed(origin):
+        endpoint = _endpoint_for(scope.get("path", ""))
+        allowed = endpoint.allowed_origins if endpoint is not None else None
+        if origin_allowed(origin, allowed):
             await self.application(scope, receive, send)
             return
         event = await receive()
         if event["type"] == "websocket.connect":
-            await record_refusal(scope, ORIGIN_NOT_ALLOWED, _endpoint_for(scope["path"]))
+            name = endpoint.name if endpoint is not None else ""
+            await record_refusal(scope, ORIGIN_NOT_ALLOWED, name)
             await send({"type": "websocket.close", "code": 1000})
 
 
-def _endpoint_for(path_info: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _pattern(route: str) -> Any:
     from django.urls.resolvers import RoutePattern
 
+    return RoutePattern(route, is_endpoint=True)
+
+
+def _endpoint_for(path_info: str) -> Endpoint | None:
+    """The registered endpoint whose route matches ``path_info``, if any."""
     candidate = path_info.lstrip("/")
     for ep in endpoints():
-        if RoutePattern(ep.route, is_endpoint=True).match(candidate):
-            return ep.name
-    return ""
+        if _pattern(ep.route).match(candidate):
+            return ep
+    return None

@@ -61,6 +61,7 @@ class ServerWebSocket:
         "data",
         "endpoint",
         "last_received",
+        "pinged_at",
         "ready_state",
         "remote_address",
         "scope",
@@ -89,6 +90,7 @@ class ServerWebSocket:
         self.ready_state = OPEN
         self.subscriptions_set: dict[str, None] = {}
         self.last_received = time.monotonic()
+        self.pinged_at = 0.0
         self._buffered = 0
         self._paused = False
         self._corked: list[Frame] | None = None
@@ -101,6 +103,8 @@ class ServerWebSocket:
             self._loop = None
         self._thread = threading.get_ident()
         transport.set_flow_control(self)
+        if config.send_pings and config.idle_timeout:
+            transport.on_pong(self._touch)
 
     def __repr__(self) -> str:
         name = getattr(self.endpoint, "name", "?")
@@ -159,26 +163,42 @@ class ServerWebSocket:
         return self.send(data)
 
     def deliver(self, frame: Frame) -> int:
-        """Write a prepared frame; the hub's per-subscriber path (loop thread only)."""
+        """Write a prepared frame; the hub's per-subscriber path (loop thread only).
+
+        Bun's return codes: the size when written with no backpressure, -1 when written but
+        the connection is backed up (or becomes so with this write), 0 when dropped.
+        """
         if self.ready_state != OPEN:
             return 0
-        if self._corked is not None:
-            self._corked.append(frame)
-            return frame.size
         if self._paused:
-            limit = self._config.backpressure_limit
-            if limit and self._buffered + frame.size > limit:
-                if self._config.close_on_backpressure_limit:
-                    self.terminate()
-                return 0
-            self._buffered += frame.size
-            self._transport.write(frame)
-            return -1
+            return self._deliver_backed_up(frame)
+        corked = self._corked
+        if corked is not None:
+            corked.append(frame)
+            return frame.size
         self._transport.write(frame)
+        if self._paused:  # this write filled the buffer: the transport paused us just now
+            self._buffered += frame.size
+            return -1
         return frame.size
 
+    def _deliver_backed_up(self, frame: Frame) -> int:
+        limit = self._config.backpressure_limit
+        if limit and self._buffered + frame.size > limit:
+            if self._config.close_on_backpressure_limit:
+                # A close frame would queue behind the backlog: drop the connection instead.
+                self._abort("backpressure limit exceeded")
+            return 0
+        self._buffered += frame.size
+        corked = self._corked
+        if corked is not None:
+            corked.append(frame)
+        else:
+            self._transport.write(frame)
+        return -1
+
     def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
-        """Run ``callback(ws)`` and send what it sent in one batch; returns its result."""
+        """Run ``callback(ws)`` and write what it sent in one batch; returns its result."""
         if self._elsewhere():
             corked: T = self._call_in_loop(self.cork, callback)
             return corked
@@ -189,8 +209,8 @@ class ServerWebSocket:
             return callback(self)
         finally:
             frames, self._corked = self._corked, None
-            for frame in frames:
-                self.deliver(frame)
+            if frames and self.ready_state == OPEN:
+                self._transport.write_many(frames)
 
     # -- flow control (called by the transport) -------------------------------------------
 
@@ -280,21 +300,44 @@ class ServerWebSocket:
         """Drop the connection at once, without a closing handshake (the client sees 1006)."""
         if self._elsewhere():
             return self._call_in_loop(self.terminate)
-        if self.ready_state == CLOSED:
-            return None
-        self.ready_state = CLOSING
-        self._close_code, self._close_reason = 1006, "terminated by the server"
-        self._drop_subscriptions()
-        self._transport.abort()
+        self._abort("terminated by the server")
         return None
 
+    def _abort(self, reason: str) -> None:
+        if self.ready_state == CLOSED:
+            return
+        self.ready_state = CLOSING
+        # RFC 6455 7.1.5: 1006 = closed without a close frame.
+        self._close_code, self._close_reason = 1006, reason
+        self._drop_subscriptions()
+        self._transport.abort()
+
+    def _touch(self) -> None:
+        """A pong arrived: the peer is alive, which resets the idle clock like a message."""
+        self.last_received = time.monotonic()
+
+    @property
+    def idle_timeout(self) -> int:
+        """Seconds without a received message (or pong) before the socket is closed."""
+        return self._config.idle_timeout
+
+    @property
+    def sends_pings(self) -> bool:
+        """Whether an idle socket is pinged before ``idle_timeout`` closes it."""
+        return self._config.send_pings
+
     def ping(self, data: bytes = b"") -> int:
-        """Send a ping frame (daphne also pings on its own; pongs are not shown to the app)."""
+        """Send a ping frame; its pong resets the idle clock when ``send_pings`` is on.
+
+        Returns the frame's size, or 0 when the socket is not open or the transport cannot
+        ping (ASGI has no ping event; only daphne's adapter can).
+        """
         if self._elsewhere():
             return self._call_in_loop(self.ping, data)
         if self.ready_state != OPEN:
             return 0
-        self._transport.ping()
+        if not self._transport.ping(bytes(data)):
+            return 0
         return len(data) + 2
 
     def closed_by_server(self) -> tuple[int, str] | None:

@@ -44,11 +44,21 @@ class Transport(Protocol):
 
     def write(self, frame: Frame) -> None: ...
 
+    def write_many(self, frames: list[Frame]) -> None:
+        """Write several frames at once (``ws.cork``)."""
+        ...
+
     def close(self, code: int, reason: str) -> None: ...
 
     def abort(self) -> None: ...
 
-    def ping(self) -> None: ...
+    def ping(self, data: bytes) -> bool:
+        """Send a ping frame; False when this transport cannot."""
+        ...
+
+    def on_pong(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` for every pong the peer sends, if the server lets us see them."""
+        ...
 
     def remote_close(self) -> tuple[int | None, str | None]: ...
 
@@ -90,6 +100,11 @@ class AsgiTransport:
             self._paused = True
             self._flow.pause_writing()
 
+    def write_many(self, frames: list[Frame]) -> None:
+        # One wake-up of the writer task for the whole batch.
+        for frame in frames:
+            self.write(frame)
+
     def close(self, code: int, reason: str) -> None:
         if self._closed:
             return
@@ -100,8 +115,12 @@ class AsgiTransport:
     def abort(self) -> None:
         self.close(1006, "")
 
-    def ping(self) -> None:
+    def ping(self, data: bytes) -> bool:
         """ASGI has no ping event; keep-alive pings are left to the server."""
+        return False
+
+    def on_pong(self, callback: Callable[[], None]) -> None:
+        """ASGI never shows pongs to the application: only messages reset the idle clock."""
 
     def remote_close(self) -> tuple[int | None, str | None]:
         return None, None

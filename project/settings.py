@@ -77,6 +77,12 @@ if _REDIS_URL:
             "CONFIG": {"hosts": [_REDIS_URL]},
         }
     }
+    # Tests give each run its own key prefix so concurrent runs on one Redis stay apart.
+    if os.environ.get("BUNWS_REDIS_PREFIX"):
+        CHANNEL_LAYERS["default"]["CONFIG"] = {
+            "hosts": [_REDIS_URL],
+            "prefix": os.environ["BUNWS_REDIS_PREFIX"],
+        }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bunws.conf import get_config
-from bunws.failures import prune_failed_upgrades
+from bunws.failures import AGE_FORMS, prune_failed_upgrades
+from bunws.failures import parse_age as _parse_age
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_AGE = re.compile(r"([0-9]+)([smhdw])")
-_FORMS = "a whole number followed by s, m, h, d or w, such as 30m, 12h, 7d or 2w"
+_FORMS = AGE_FORMS
 
 
 def parse_age(value: str, source: str = "--older-than") -> timedelta:
     """Turn an age such as ``7d`` into a timedelta, or raise CommandError naming the value."""
-    match = _AGE.fullmatch(value.strip().lower())
-    if match is None:
-        raise CommandError(f"invalid age {value!r} for {source}: use {_FORMS}.")
     try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise CommandError(f"age {value!r} for {source} is too large: use {_FORMS}.") from None
+        return _parse_age(value)
+    except ValueError as exc:
+        raise CommandError(f"{source}: {exc}") from None
 
 
 class Command(BaseCommand):

@@ -1,0 +1,20 @@
+"""Every workload by name, in the order a full run measures them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks.redis_chat import redis_chat
+from benchmarks.report import Table
+from benchmarks.scale import scale
+from benchmarks.workloads import Context, connect, echo, fanout, headroom, upgrade
+
+WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
+    "headroom": headroom,
+    "echo": echo,
+    "fanout": fanout,
+    "connect": connect,
+    "upgrade": upgrade,
+    "scale": scale,
+    "redis": redis_chat,
+}

@@ -1,0 +1,96 @@
+"""Graceful shutdown on daphne: close every open socket with 1001 before the reactor stops.
+
+On SIGTERM daphne stops the Twisted reactor; its own "before shutdown" trigger cancels every
+application instance and waits for them, so each socket's ``close`` handler runs, but the clients
+only see the TCP connection drop (1006). The trigger installed here also sends every open
+socket a close frame with 1001 ("going away", RFC 6455 7.4.1) and waits, at most
+``GRACE_SECONDS``, for the closing handshakes to finish, so clients see a clean 1001 and the
+``close`` handlers receive 1001. It is installed from the first connection, on the reactor
+thread, and only when the process runs under Twisted (daphne); elsewhere ``install()`` does
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+from bunws.registry import endpoints
+
+__all__ = ["GRACE_SECONDS", "close_all", "install"]
+
+logger = logging.getLogger("bunws")
+
+#: Longest wait, after SIGTERM, for clients to answer the 1001 close frames.
+GRACE_SECONDS = 5.0
+_POLL_SECONDS = 0.02
+_REASON = "server shutting down"
+
+_state: dict[str, bool] = {"installed": False}
+
+
+def install() -> None:
+    """Register the shutdown trigger with the running Twisted reactor, once per process."""
+    if _state["installed"]:
+        return
+    # Importing twisted.internet.reactor would install a default reactor; only use one that
+    # daphne (or another Twisted server) already installed and is running.
+    reactor: Any = sys.modules.get("twisted.internet.reactor")
+    if reactor is None or not getattr(reactor, "running", False):
+        return
+    _state["installed"] = True
+    reactor.addSystemEventTrigger("before", "shutdown", _before_shutdown, reactor)
+
+
+def close_all(code: int = 1001, reason: str = _REASON) -> list[Any]:
+    """Close every open socket of every endpoint in this process; return the sockets closed."""
+    closed = []
+    for endpoint in endpoints():
+        for ws in list(endpoint.sockets):
+            try:
+                ws.close(code, reason)
+            except Exception:
+                logger.exception("bunws: closing %r at shutdown failed", ws)
+            closed.append(ws)
+    return closed
+
+
+def _before_shutdown(reactor: Any) -> Any:
+    """Close every socket with 1001 and return a Deferred that fires once they are all gone."""
+    from twisted.internet import defer
+
+    closed = close_all()
+    logger.info("bunws: shutting down: closed %d open socket(s) with 1001", len(closed))
+    if not closed:
+        return None
+    done: Any = defer.Deferred()
+    deadline = time.monotonic() + GRACE_SECONDS
+
+    def check() -> None:
+        pending = [ws for ws in closed if not _finished(ws)]
+        if not pending:
+            done.callback(None)
+        elif time.monotonic() >= deadline:
+            logger.warning(
+                "bunws: %d socket(s) did not finish closing within %.0f s of shutdown",
+                len(pending),
+                GRACE_SECONDS,
+            )
+            done.callback(None)
+        else:
+            reactor.callLater(_POLL_SECONDS, check)
+
+    reactor.callLater(0, check)
+    return done
+
+
+def _finished(ws: Any) -> bool:
+    """Whether the socket left its endpoint and its connection (if on daphne) is closed."""
+    if ws.endpoint is not None and ws in ws.endpoint.sockets:
+        return False
+    protocol = getattr(getattr(ws, "_transport", None), "protocol", None)
+    if protocol is None:
+        return True
+    return bool(protocol.state == protocol.STATE_CLOSED)

@@ -1,0 +1,137 @@
+"""bunws's system checks, through Django's ``run_checks()`` and ``override_settings``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
+from django.core.checks import CheckMessage, run_checks
+from django.test import override_settings
+from django.urls import URLPattern
+
+import bunws
+from bunws import registry
+from bunws.routing import websocket_urlpatterns
+
+MiB = 1024 * 1024
+
+
+async def _http_only(scope: Any, receive: Any, send: Any) -> None:
+    """Stands in for Django's HTTP application."""
+
+
+# ASGI applications the ASGI_APPLICATION checks are pointed at.
+no_websocket = ProtocolTypeRouter({"http": _http_only})
+websocket_without_bunws = ProtocolTypeRouter({"websocket": AuthMiddlewareStack(URLRouter([]))})
+bunws_behind_other_middleware = ProtocolTypeRouter(
+    {
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))
+        )
+    }
+)
+
+# A URLconf without bunws.urls (ROOT_URLCONF = "tests.test_checks").
+urlpatterns: list[URLPattern] = []
+
+
+def bunws_messages() -> dict[str, CheckMessage]:
+    """bunws's messages as ``manage.py check`` reports them (silenced ones left out)."""
+    messages = run_checks()
+    return {m.id: m for m in messages if m.id and m.id.startswith("bunws.") and not m.is_silenced()}
+
+
+@pytest.fixture(autouse=True)
+def debug_on() -> Iterator[None]:
+    """The project runs with DEBUG on; Django's test setup turns it off, which W002 reads."""
+    with override_settings(DEBUG=True):
+        yield
+
+
+async def message(ws: Any, data: Any) -> None:
+    ws.send(data)
+
+
+def test_the_project_passes_every_bunws_check() -> None:
+    assert bunws_messages() == {}
+
+
+def test_daphne_missing_from_installed_apps_is_e001() -> None:
+    apps = [app for app in settings.INSTALLED_APPS if app != "daphne"]
+    with override_settings(INSTALLED_APPS=apps):
+        found = bunws_messages()
+    assert set(found) == {"bunws.E001"}
+    assert "first entry of INSTALLED_APPS" in (found["bunws.E001"].hint or "")
+
+
+def test_daphne_not_first_is_e002() -> None:
+    apps = [app for app in settings.INSTALLED_APPS if app != "daphne"]
+    with override_settings(INSTALLED_APPS=[apps[0], "daphne", *apps[1:]]):
+        found = bunws_messages()
+    assert set(found) == {"bunws.E002"}
+    assert "position 2" in found["bunws.E002"].msg
+
+
+@override_settings(ASGI_APPLICATION=None)
+def test_unset_asgi_application_is_e003() -> None:
+    found = bunws_messages()
+    assert set(found) == {"bunws.E003"}
+    assert "websocket_urlpatterns()" in (found["bunws.E003"].hint or "")
+
+
+@override_settings(ASGI_APPLICATION="tests.nowhere.application")
+def test_unimportable_asgi_application_is_e004() -> None:
+    found = bunws_messages()
+    assert set(found) == {"bunws.E004"}
+    assert "'tests.nowhere.application'" in found["bunws.E004"].msg
+
+
+def test_asgi_application_not_routing_websockets_to_bunws_is_e005() -> None:
+    for path in ("tests.test_checks.no_websocket", "tests.test_checks.websocket_without_bunws"):
+        with override_settings(ASGI_APPLICATION=path):
+            assert set(bunws_messages()) == {"bunws.E005"}, path
+    with override_settings(ASGI_APPLICATION="tests.test_checks.bunws_behind_other_middleware"):
+        assert bunws_messages() == {}
+
+
+def test_two_endpoints_on_one_route_is_e006() -> None:
+    with registry.isolated():
+        bunws.serve("echo/", websocket={"message": message}, name="echo-twin")
+        found = bunws_messages()
+    assert set(found) == {"bunws.E006"}
+    assert "'echo' and 'echo-twin'" in found["bunws.E006"].msg
+
+
+@override_settings(ROOT_URLCONF="tests.test_checks")
+def test_missing_bunws_urls_is_w001() -> None:
+    found = bunws_messages()
+    assert set(found) == {"bunws.W001"}
+    assert "404 instead of 426" in found["bunws.W001"].msg
+    assert "include('bunws.urls')" in (found["bunws.W001"].hint or "")
+
+
+def test_in_memory_layer_without_debug_is_w002() -> None:
+    with override_settings(DEBUG=False):
+        assert set(bunws_messages()) == {"bunws.W002"}
+    redis = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"}}
+    with override_settings(DEBUG=False, CHANNEL_LAYERS=redis):
+        assert bunws_messages() == {}
+    with override_settings(DEBUG=False, SILENCED_SYSTEM_CHECKS=["bunws.W002"]):
+        assert bunws_messages() == {}
+
+
+def test_payload_limit_above_daphnes_is_w003_unless_daphne_is_raised_too() -> None:
+    with registry.isolated():
+        bunws.serve("big/", websocket={"message": message, "max_payload_length": 4 * MiB})
+        bunws.serve("small/", websocket={"message": message, "max_payload_length": MiB // 2})
+        found = bunws_messages()
+        assert set(found) == {"bunws.W003"}
+        assert found["bunws.W003"].obj == "big"
+        assert "--websocket-max-message-size" in (found["bunws.W003"].hint or "")
+        with override_settings(DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE=8 * MiB):
+            assert bunws_messages() == {}

@@ -1,0 +1,127 @@
+"""Pins ``bunws.daphne_adapter`` to the daphne, autobahn and Twisted versions it reaches into.
+
+If one of these fails after an upgrade, the adapter must be revisited before the version range
+in pyproject.toml is widened.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import daphne
+from autobahn.twisted.websocket import WebSocketServerFactory
+from daphne.server import Server as DaphneServer
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.web.http import HTTPChannel
+
+from bunws.daphne_adapter import DaphneTransport, encode_reason, find_protocol
+from bunws.frame import Frame
+from tests.conftest import connect, recv, run
+from tests.servers import Server
+
+
+def test_supported_daphne_version() -> None:
+    major, minor = (int(part) for part in daphne.__version__.split(".")[:2])
+    assert (4, 1) <= (major, minor) < (4, 3), daphne.__version__
+
+
+def test_daphne_passes_its_protocol_as_the_first_argument_of_send() -> None:
+    source = inspect.getsource(DaphneServer.create_application)
+    assert "partial(self.handle_reply, protocol)" in source.replace("functools.", "")
+
+
+def test_daphne_leaves_the_http_channel_registered_as_producer() -> None:
+    """Why the adapter replaces the transport's producer after the upgrade."""
+    assert "registerProducer(self, True)" in inspect.getsource(HTTPChannel.connectionMade)
+
+
+def test_autobahn_methods_the_adapter_calls_exist() -> None:
+    for name in (
+        "sendPreparedMessage",
+        "sendData",
+        "sendCloseFrame",
+        "sendPing",
+        "dropConnection",
+        "onPong",
+        "STATE_OPEN",
+        "STATE_CLOSED",
+    ):
+        assert hasattr(WebSocketProtocol, name), name
+    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
+    prepared = factory.prepareMessage(b"hi", False)
+    assert prepared.payloadHybi == b"\x81\x02hi"  # RFC 6455 5.2: FIN + text, unmasked
+
+
+class FakeProtocol:
+    """Records what the adapter writes, like autobahn's protocol would receive it."""
+
+    STATE_OPEN, STATE_CLOSED = 3, 0
+
+    def __init__(self) -> None:
+        self.factory = WebSocketServerFactory()  # type: ignore[no-untyped-call]
+        self.state = self.STATE_OPEN
+        self.data: list[bytes] = []
+        self.pings: list[Any] = []
+        self.pongs: list[bytes] = []
+        self.transport = None
+
+    def sendData(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def sendPreparedMessage(self, prepared: Any) -> None:
+        self.data.append(prepared.payloadHybi)
+
+    def sendPing(self, payload: Any = None) -> None:
+        self.pings.append(payload)
+
+    def onPong(self, payload: bytes) -> None:
+        self.pongs.append(payload)
+
+
+def test_write_many_sends_every_frame_in_one_write() -> None:
+    protocol = FakeProtocol()
+    DaphneTransport(protocol).write_many([Frame("a"), Frame(b"\x00"), Frame("é")])
+    assert protocol.data == [b"\x81\x01a" + b"\x82\x01\x00" + b"\x81\x02" + "é".encode()]
+
+
+def test_writes_stop_once_the_protocol_left_the_open_state() -> None:
+    protocol = FakeProtocol()
+    protocol.state = protocol.STATE_CLOSED
+    transport = DaphneTransport(protocol)
+    transport.write(Frame("a"))
+    transport.write_many([Frame("b")])
+    assert transport.ping(b"") is False
+    assert protocol.data == [] and protocol.pings == []
+
+
+def test_on_pong_calls_back_and_keeps_autobahns_handler() -> None:
+    protocol = FakeProtocol()
+    seen: list[str] = []
+    DaphneTransport(protocol).on_pong(lambda: seen.append("pong"))
+    protocol.onPong(b"x")
+    assert seen == ["pong"] and protocol.pongs == [b"x"]
+
+
+def test_close_reason_is_truncated_on_a_character_boundary() -> None:
+    reason = encode_reason("é" * 100)  # 200 bytes of UTF-8
+    assert len(reason) <= 123
+    assert reason.decode("utf-8") == "é" * 61
+
+
+def test_find_protocol_ignores_sends_that_are_not_daphnes() -> None:
+    async def send(message: Any) -> None:
+        """An ASGI send of another server."""
+
+    assert find_protocol(send) is None
+
+
+def test_bunws_producer_replaces_the_stale_http_channel_on_a_live_connection(
+    server: Server,
+) -> None:
+    async def scenario() -> None:
+        async with await connect(server, "t/lim/cork/") as ws:
+            await ws.send("producer")
+            assert await recv(ws) == "bunws.daphne_adapter._Producer"
+
+    run(scenario())
