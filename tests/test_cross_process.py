@@ -51,7 +51,7 @@ def require_redis() -> None:
     pytest.skip(f"{message}; start one to run the cross-process tests.")
 
 
-def redis_env(layer: str, url: str = "redis://127.0.0.1:6379/0") -> dict[str, str]:
+def redis_env(layer: str, url: str = "redis://127.0.0.1:6379/0") -> dict[str, Any]:
     return {
         "BUNWS_REDIS_URL": url,
         "BUNWS_REDIS_LAYER": LAYERS[layer],
@@ -291,7 +291,8 @@ def test_redis_outage_keeps_local_delivery_and_remote_delivery_resumes(
 ) -> None:
     require_redis()
     if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed; the outage test starts its own")
+        message = "redis-server is not installed; the outage test starts its own"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     port = free_port()
     env = redis_env(layer, f"redis://127.0.0.1:{port}/0")
     migrate(tmp_path / "db.sqlite3", **env)

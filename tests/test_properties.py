@@ -182,7 +182,7 @@ PAYLOADS = st.one_of(
     st.text(max_size=2000),
     st.binary(max_size=2000),
     st.binary(max_size=2000).map(bytearray),
-    st.binary(max_size=2000).map(memoryview),
+    st.binary(max_size=2000).map(lambda b: memoryview(b)),
 )
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from websockets.typing import Subprotocol
 
 from bunws import diagnosis as d
 from bunws import failures
@@ -110,7 +111,7 @@ def test_credentials_are_neither_stored_nor_printed(server: Server) -> None:
             f"r/strict/?{query}",
             origin="https://evil.example",
             additional_headers=headers,
-            subprotocols=[SECRETS["subprotocol"]],  # type: ignore[list-item]
+            subprotocols=[Subprotocol(SECRETS["subprotocol"])],
         )
         == 403
     )

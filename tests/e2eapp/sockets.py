@@ -148,5 +148,5 @@ async def ignore(ws: ServerWebSocket, message: str | bytes) -> None:
 bunws.serve(
     "t/watch/<str:topic>/", websocket={"open": watch_open, "message": ignore}, name="t-watch"
 )
-from tests.e2eapp import reliability_sockets as reliability_sockets  # noqa: E402
 from tests.e2eapp import limits_sockets as limits_sockets  # noqa: E402
+from tests.e2eapp import reliability_sockets as reliability_sockets  # noqa: E402
