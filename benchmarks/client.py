@@ -46,6 +46,12 @@ def progress(elapsed: float, total: float, done: int) -> None:
     sys.stderr.flush()
 
 
+def mark(name: str) -> None:
+    """Tell the runner the measured interval starts or stops (it reads the server's CPU then)."""
+    sys.stderr.write(f"MARK {name}\n")
+    sys.stderr.flush()
+
+
 async def report_progress(total: float, done: Callable[[], int]) -> None:
     start = time.perf_counter()
     while True:
@@ -62,8 +68,10 @@ class CpuMeter:
 
     async def _measure(self, start: float, stop: float) -> None:
         await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        mark("start")
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+        mark("stop")
         self.fraction = (time.process_time() - cpu) / (time.perf_counter() - wall)
 
     async def result(self) -> float:

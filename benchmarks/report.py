@@ -90,6 +90,12 @@ class Table:
     def add(
         self, label: str, values: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
+        if values is not None and isinstance(values.get("server_cpu"), float):
+            # Server CPU microseconds per operation; the mean rate, where there is one, matches
+            # the interval the CPU was measured over better than a median of samples.
+            rate = values.get("mean_messages_per_s") or values.get(self.metric)
+            if isinstance(rate, int | float) and rate > 0:
+                values["server_us_per_op"] = values["server_cpu"] / rate * 1e6
         self.rows.append(Row(label, values, error))
 
     def value(self, label: str, metric: str | None = None) -> float | None:

@@ -8,9 +8,11 @@ The ``scale`` and ``redis`` workloads live in their own modules; ``registry`` li
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,7 @@ class Context:
         *args: str,
         duration: float | None = None,
         limit: float = 60.0,
+        server_pid: int | None = None,
     ) -> dict[str, Any]:
         """Run ``benchmarks.client`` in its own process; return its JSON or raise ClientError.
 
@@ -135,6 +138,7 @@ class Context:
         timer = threading.Timer(limit, proc.kill)
         timer.start()
         other: list[str] = []
+        server_cpu: dict[str, tuple[float, float]] = {}
         try:
             self.progress.start(label)
             assert proc.stderr is not None and proc.stdout is not None  # PIPE above
@@ -142,6 +146,9 @@ class Context:
                 if line.startswith("PROGRESS "):
                     tick = json.loads(line[len("PROGRESS ") :])
                     self.progress.tick(label, tick["t"], tick["total"], tick["done"])
+                elif line.startswith("MARK "):
+                    if server_pid is not None:
+                        server_cpu[line.split()[1]] = (time.perf_counter(), cpu_seconds(server_pid))
                 else:
                     other.append(line.rstrip())
             out = proc.stdout.read()
@@ -159,7 +166,38 @@ class Context:
             raise ClientError(f"client printed no result: {' | '.join(other[-3:])}") from exc
         if "error" in result:
             raise ClientError(str(result["error"]))
+        if "start" in server_cpu and "stop" in server_cpu:
+            (t0, c0), (t1, c1) = server_cpu["start"], server_cpu["stop"]
+            result["server_cpu"] = (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
         return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, from /proc/PID/stat (nan when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: Columns every table with a server gets: its CPU use while measuring, and CPU per operation
+#: (robust when other processes compete for the CPU: wall-clock rates are not, CPU per op mostly is).
+SERVER_CPU = Column("server_cpu", "server CPU", "{:.0%}")
+SERVER_US = Column("server_us_per_op", "server us/op", "{:.1f}")
+
+
+
+def CPU_TARGET(threshold: float) -> Target:  # noqa: N802 (reads as a constant at the call site)
+    """The same target measured as server CPU per operation: bare ASGI's cost / bunws's cost."""
+    return Target(
+        f"(CPU view) bunws server us/op <= bare ASGI's / {threshold}",
+        BARE_LABEL,
+        threshold,
+        "bunws",
+        metric="server_us_per_op",
+    )
 
 
 Result = dict[str, Any] | ClientError
@@ -278,6 +316,8 @@ def echo(ctx: Context) -> list[Table]:
                 Column("p50_ms", "p50 ms", "{:.2f}"),
                 Column("p99_ms", "p99 ms", "{:.2f}"),
                 CLIENT_CPU,
+                SERVER_CPU,
+                SERVER_US,
             ],
             metric="round_trips_per_s",
             baseline=BARE_LABEL,
@@ -286,6 +326,7 @@ def echo(ctx: Context) -> list[Table]:
             targets=[
                 Target("bunws >= 0.95x bare ASGI", "bunws", 0.95, BARE_LABEL),
                 Target("bunws >= 2.5x Channels", "bunws", 2.5, "Channels"),
+                CPU_TARGET(0.95),
             ],
         )
         for size in p.echo_sizes
@@ -299,6 +340,7 @@ def echo(ctx: Context) -> list[Table]:
                     "echo",
                     *("--url", server.url("echo/"), "--origin", server.origin),
                     *("--clients", str(p.echo_clients), "--size", str(size)),
+                    server_pid=server.pid,
                 )
             )
             for size in p.echo_sizes
@@ -322,6 +364,8 @@ def fanout(ctx: Context) -> list[Table]:
             Column("mean_messages_per_s", "mean/s"),
             Column("rounds", "rounds", "{:d}"),
             CLIENT_CPU,
+            SERVER_CPU,
+            SERVER_US,
         ],
         metric="messages_per_s",
         baseline=BARE_LABEL,
@@ -330,6 +374,7 @@ def fanout(ctx: Context) -> list[Table]:
         targets=[
             Target("bunws >= 0.90x bare ASGI", "bunws", 0.90, BARE_LABEL),
             Target("bunws >= 15x Channels", "bunws", 15.0, "Channels"),
+            CPU_TARGET(0.90),
         ],
     )
 
@@ -340,6 +385,7 @@ def fanout(ctx: Context) -> list[Table]:
             *("--url", server.url("chat/"), "--origin", server.origin),
             *("--clients", str(p.chat_clients), "--burst", str(p.chat_burst)),
             duration=p.fanout_duration,
+            server_pid=server.pid,
         )
         return [result]
 
@@ -355,7 +401,13 @@ def connect(ctx: Context) -> list[Table]:
     table = Table(
         "connect",
         f"connect rate: open + close handshake, {p.connect_concurrency} at a time",
-        [Column("handshakes_per_s", "handshakes/s"), Column("failed", "failed"), CLIENT_CPU],
+        [
+            Column("handshakes_per_s", "handshakes/s"),
+            Column("failed", "failed"),
+            CLIENT_CPU,
+            SERVER_CPU,
+            SERVER_US,
+        ],
         metric="handshakes_per_s",
         baseline=BARE_LABEL,
         compare=[("bunws", "Channels"), ("bunws", LABELS["stacked"])],
@@ -373,6 +425,7 @@ def connect(ctx: Context) -> list[Table]:
             "connect",
             *("--url", server.url("echo/"), "--origin", server.origin),
             *("--concurrency", str(p.connect_concurrency)),
+            server_pid=server.pid,
         )
         return [result]
 
@@ -391,7 +444,13 @@ def upgrade(ctx: Context) -> list[Table]:
     table = Table(
         "upgrade",
         f"failed upgrades: plain keep-alive GETs, {p.http_concurrency} connections",
-        [Column("requests_per_s", "requests/s"), Column("statuses", "statuses"), CLIENT_CPU],
+        [
+            Column("requests_per_s", "requests/s"),
+            Column("statuses", "statuses"),
+            CLIENT_CPU,
+            SERVER_CPU,
+            SERVER_US,
+        ],
         metric="requests_per_s",
         baseline=BARE_LABEL,
         compare=[(BUNWS_426, DJANGO_VIEW)],
@@ -405,6 +464,7 @@ def upgrade(ctx: Context) -> list[Table]:
             "http",
             *("--port", str(server.port), "--path", path),
             *("--concurrency", str(p.http_concurrency)),
+            server_pid=server.pid,
         )
 
     # Three rows from two servers: measure() labels rows by server, so run them by hand.

@@ -203,7 +203,7 @@ def test_raising_handler_closes_1011_while_others_keep_working(
 
 
 def test_plain_get_answers_426_and_logs_the_attempt(server: Server) -> None:
-    response = http_get(server, "t/echo/?token=s3cret", {"Cookie": "sessionid=abc"})
+    response = http_get(server, "t/room/plain-426/?token=s3cret", {"Cookie": "sessionid=abc"})
     assert response.status == 426
     assert response.headers["Upgrade"] == "websocket"
     # urllib asks for "Connection: close", which Twisted adds as a second header.
@@ -211,9 +211,9 @@ def test_plain_get_answers_426_and_logs_the_attempt(server: Server) -> None:
     assert response.headers["Sec-WebSocket-Version"] == "13"
     body = response.read().decode()
     assert "new WebSocket(" in body and "fetch()" in body
-    [row] = rows(server, "path = ?", "/t/echo/")
+    [row] = rows(server, "path = ?", "/t/room/plain-426/")
     assert row["reason"] == "no_upgrade_header"
-    assert row["endpoint"] == "t-echo"
+    assert row["endpoint"] == "t-room"
     assert "s3cret" not in json.dumps(row) and "abc" not in row["headers"]
     assert "failed websocket upgrade reason=no_upgrade_header" in server.log()
 
