@@ -83,6 +83,9 @@ class DaphneTransport:
     def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
         self._factory = protocol.factory
+        # RFC 6455 7.1.7/8.1: on invalid UTF-8 or an oversize frame, send the close code
+        # (1007, 1009) before dropping, instead of autobahn's default of dropping at once.
+        protocol.failByDrop = False
 
     async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
         protocol = self.protocol

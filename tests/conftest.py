@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,13 @@ def run(coro: Any) -> Any:
 @pytest.fixture
 def db_file(server: Server) -> Path:
     return server.db_path
+
+
+async def next_event(watch: ClientConnection, event: str, endpoint: str) -> dict[str, Any]:
+    """The next report of ``event`` from ``endpoint`` on a watcher (others are skipped)."""
+    deadline = time.monotonic() + TIMEOUT * 2
+    while time.monotonic() < deadline:
+        report = await recv_json(watch, max(0.1, deadline - time.monotonic()))
+        if report.get("event") == event and report.get("endpoint") == endpoint:
+            return dict(report)
+    raise AssertionError(f"no {event!r} report from {endpoint!r}")

@@ -155,8 +155,8 @@ def test_message_over_max_payload_length_closes_with_1009(server: Server) -> Non
 
 def test_daphne_max_message_size_acts_before_max_payload_length(server: Server) -> None:
     """daphne's default --websocket-max-message-size (1 MiB) refuses a message that bunws's
-    default max_payload_length (16 MiB) would accept: autobahn drops the TCP connection
-    itself (its failByDrop default), so the client sees 1006, not 1009."""
+    default max_payload_length (16 MiB) would accept: autobahn closes with 1009 (bunws turns
+    off its failByDrop default, so a close frame is sent before the connection ends)."""
 
     async def scenario() -> None:
         async with await connect(server, EVENTS) as watch:
@@ -166,9 +166,9 @@ def test_daphne_max_message_size_acts_before_max_payload_length(server: Server) 
                 await ws.send(b"x" * (MiB + 1))
                 with pytest.raises(ConnectionClosed):
                     await asyncio.wait_for(ws.recv(), TIMEOUT)
-                assert ws.close_code == 1006  # no close frame: the connection was dropped
+                assert ws.close_code == 1009  # RFC 6455 7.4.1: message too big
             report = await next_event(watch, "close", "t-lim-default")
-            assert report["code"] == 1006
+            assert report["code"] == 1009
 
     run(scenario())
 
