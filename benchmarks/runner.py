@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.progress import Progress
+from benchmarks.registry import WORKLOADS
 from benchmarks.report import Table, write_json, write_png
 from benchmarks.servers import SERVER_CPU, pin
-from benchmarks.registry import WORKLOADS
 from benchmarks.workloads import Context, Params
 
 RUNNER_CPU = 1

@@ -119,11 +119,10 @@ async def run_scale(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.settle)
         rss_after = vm_rss_kib(args.server_pid)
         held = sum(not lst.closed for _, lst in conns)
-        if held < args.sockets:
-            return {
-                "error": f"held {held} of {args.sockets} sockets "
-                f"(failed: {failed or 'none'}, connect phase {connect_s:.1f} s)"
-            }
+        if held <= warm:
+            return {"error": f"held {held} of {args.sockets} sockets (failed: {failed or 'none'})"}
+        # Fewer than asked (the connect phase timed out): measure what is held, and say so.
+        conns = [(t, lst) for t, lst in conns if not lst.closed]
 
         # Open-loop echo: message i is due at start + i / rate, on socket i mod N.
         start_ns = time.perf_counter_ns() + 50_000_000

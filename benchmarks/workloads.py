@@ -188,8 +188,7 @@ SERVER_CPU = Column("server_cpu", "server CPU", "{:.0%}")
 SERVER_US = Column("server_us_per_op", "server us/op", "{:.1f}")
 
 
-
-def CPU_TARGET(threshold: float) -> Target:  # noqa: N802 (reads as a constant at the call site)
+def cpu_target(threshold: float) -> Target:
     """The same target measured as server CPU per operation: bare ASGI's cost / bunws's cost."""
     return Target(
         f"(CPU view) bunws server us/op <= bare ASGI's / {threshold}",
@@ -326,7 +325,7 @@ def echo(ctx: Context) -> list[Table]:
             targets=[
                 Target("bunws >= 0.95x bare ASGI", "bunws", 0.95, BARE_LABEL),
                 Target("bunws >= 2.5x Channels", "bunws", 2.5, "Channels"),
-                CPU_TARGET(0.95),
+                cpu_target(0.95),
             ],
         )
         for size in p.echo_sizes
@@ -374,7 +373,7 @@ def fanout(ctx: Context) -> list[Table]:
         targets=[
             Target("bunws >= 0.90x bare ASGI", "bunws", 0.90, BARE_LABEL),
             Target("bunws >= 15x Channels", "bunws", 15.0, "Channels"),
-            CPU_TARGET(0.90),
+            cpu_target(0.90),
         ],
     )
 
@@ -412,11 +411,7 @@ def connect(ctx: Context) -> list[Table]:
         baseline=BARE_LABEL,
         compare=[("bunws", "Channels"), ("bunws", LABELS["stacked"])],
         notes=ceiling_note(ctx, "connect", "handshakes/s"),
-        targets=[
-            Target(
-                f"bunws >= 0.8x {LABELS['stacked']}", "bunws", 0.8, LABELS["stacked"]
-            )
-        ],
+        targets=[Target(f"bunws >= 0.8x {LABELS['stacked']}", "bunws", 0.8, LABELS["stacked"])],
     )
 
     def run(server: Server, label: str) -> list[Result]:
@@ -485,4 +480,3 @@ def upgrade(ctx: Context) -> list[Table]:
             for label, _ in rows:
                 table.add(label, error=one_line(exc))
     return [table]
-
