@@ -29,6 +29,9 @@ class Config:
     sockets_module: str = "sockets"
     #: Seconds during which repeated identical failed upgrades update one row.
     failed_upgrade_window: float = 60.0
+    #: Seconds a repeat failed upgrade's count may wait in memory before one UPDATE writes it
+    #: (0 writes every repeat at once). Keeps a flood of 426 answers as cheap as a plain view.
+    failed_upgrade_flush_interval: float = 1.0
     #: Default age for ``bunws_prune``: failed-upgrade rows older than this are removed.
     failed_upgrade_retention: str = "7d"
     #: New failed-upgrade rows one process creates per window; the rest share an overflow row.

@@ -12,6 +12,7 @@ window prunes rows older than ``FAILED_UPGRADE_RETENTION`` and the oldest beyond
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
@@ -39,6 +40,7 @@ from bunws.models import FailedUpgrade
 __all__ = [
     "OVERFLOW_PATH",
     "arecord_failed_upgrade",
+    "flush_pending",
     "parse_age",
     "prune_failed_upgrades",
     "record_failed_upgrade",
@@ -55,6 +57,10 @@ _Key = tuple[str, str, str, str]
 # key -> (pk, last_seen); lets a flood update its row by primary key.
 _cache: OrderedDict[_Key, tuple[int, datetime]] = OrderedDict()
 _cache_lock = threading.Lock()
+
+# pk -> (repeats not yet written, last seen): bumps deferred to one UPDATE per interval.
+_pending: dict[int, tuple[int, datetime]] = {}
+_flush_timer: list[threading.Timer] = []
 
 #: ``path`` (and ``client_address``) of the row that counts failures beyond the window's budget.
 OVERFLOW_PATH = "*"
@@ -166,6 +172,8 @@ def record_failed_upgrade(
         _fit(origin, _LOG_FIELD) or "-",
         _fit(user_agent, _LOG_FIELD) or "-",
     )
+    if _deferred(row):
+        return
     try:
         alias = router.db_for_write(FailedUpgrade)
         with _savepoint(alias):
@@ -321,6 +329,61 @@ def _housekeep(now: datetime) -> None:
         logger.info("bunws: pruned %d old failed upgrade rows", removed)
 
 
+def _deferred(row: dict[str, str]) -> bool:
+    """Count a repeat of a row written within the window in memory, without any query."""
+    key: _Key = (row["reason"], row["endpoint"], row["path"], row["client_address"])
+    now = timezone.now()
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is None or cached[1] < now - _window():
+        return False
+    return _defer_bump(key, cached[0], now)
+
+
+def _defer_bump(key: _Key, pk: int, now: datetime) -> bool:
+    """Count a repeat in memory; a timer writes it within the flush interval. False if off."""
+    interval = get_config().failed_upgrade_flush_interval
+    if interval <= 0:
+        return False
+    with _cache_lock:
+        repeats, _ = _pending.get(pk, (0, now))
+        _pending[pk] = (repeats + 1, now)
+        _cache[key] = (pk, now)
+        _cache.move_to_end(key)
+        if not _flush_timer:
+            timer = threading.Timer(interval, _flush_from_timer)
+            timer.daemon = True
+            _flush_timer.append(timer)
+            timer.start()
+    return True
+
+
+def flush_pending() -> int:
+    """Write the repeats counted in memory (one UPDATE per row); returns the rows written."""
+    with _cache_lock:
+        pending = dict(_pending)
+        _pending.clear()
+        _flush_timer.clear()
+    for pk, (repeats, seen) in pending.items():
+        FailedUpgrade.objects.filter(pk=pk).update(count=F("count") + repeats, last_seen=seen)
+    return len(pending)
+
+
+def _flush_from_timer() -> None:
+    try:
+        flush_pending()
+    except Exception:  # a timer thread has nobody to raise to
+        logger.exception("bunws: could not write deferred failed-upgrade counts")
+    finally:
+        connections.close_all()  # this thread's connections; the next timer opens its own
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _pending:
+        _flush_from_timer()
+
+
 def _remember(key: _Key, pk: int, seen: datetime) -> None:
     """Cache the row for key, evicting the least recently used entry beyond the bound."""
     with _cache_lock:
@@ -331,9 +394,10 @@ def _remember(key: _Key, pk: int, seen: datetime) -> None:
 
 
 def clear_cache() -> None:
-    """Forget cached rows, for tests and after bulk deletes."""
+    """Forget cached rows and unwritten repeats, for tests and after bulk deletes."""
     with _cache_lock:
         _cache.clear()
+        _pending.clear()
 
 
 async def arecord_failed_upgrade(
@@ -367,6 +431,7 @@ def prune_failed_upgrades(older_than: timedelta) -> int:
             f"older_than must not be negative, got {older_than!r}: pass a positive timedelta "
             "such as timedelta(days=7)"
         )
+    flush_pending()
     deleted, _ = FailedUpgrade.objects.filter(last_seen__lt=timezone.now() - older_than).delete()
     clear_cache()
     return deleted

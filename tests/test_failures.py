@@ -113,7 +113,7 @@ def test_failure_after_the_window_starts_a_new_row(monkeypatch: pytest.MonkeyPat
         return clock["now"]
 
     monkeypatch.setattr(failures.timezone, "now", now)
-    with override_settings(BUNWS={"FAILED_UPGRADE_WINDOW": 30}):
+    with override_settings(BUNWS={"FAILED_UPGRADE_WINDOW": 30, "FAILED_UPGRADE_FLUSH_INTERVAL": 0}):
         _record()
         clock["now"] = start + timedelta(seconds=29)
         _record()
@@ -221,3 +221,21 @@ def test_prune_removes_only_old_rows() -> None:
 def test_prune_rejects_negative_age() -> None:
     with pytest.raises(ValueError, match="negative"):
         prune_failed_upgrades(timedelta(days=-1))
+
+
+@override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": 60})
+def test_repeats_wait_in_memory_and_one_update_writes_them(
+    django_assert_num_queries: Any,
+) -> None:
+    """A flood costs no query per repeat: the count reaches the row at the next flush."""
+    _record(client="203.0.113.77")
+    with django_assert_num_queries(0):
+        for _ in range(99):
+            _record(client="203.0.113.77")
+    [row] = FailedUpgrade.objects.filter(client_address="203.0.113.77")
+    assert row.count == 1
+    with django_assert_num_queries(1):
+        assert failures.flush_pending() == 1
+    row.refresh_from_db()
+    assert row.count == 100
+    assert row.last_seen >= row.first_seen
