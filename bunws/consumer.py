@@ -38,6 +38,8 @@ logger = logging.getLogger("bunws")
 
 Scope = dict[str, Any]
 
+_drain_tasks: set[Any] = set()
+
 
 def scope_headers(scope: Scope) -> list[tuple[str, str]]:
     """The scope's headers decoded as latin-1 text pairs."""
@@ -152,7 +154,10 @@ class EndpointApp:
         import asyncio
 
         handler = self.endpoint.handlers["drain"]
-        asyncio.get_running_loop().create_task(self._call(ws, "drain", handler, ws))
+        task = asyncio.get_running_loop().create_task(self._call(ws, "drain", handler, ws))
+        # Keep a reference: the loop holds tasks only weakly until they finish.
+        _drain_tasks.add(task)
+        task.add_done_callback(_drain_tasks.discard)
 
     async def _call(self, ws: ServerWebSocket, key: str, handler: Any, *args: Any) -> bool:
         try:
