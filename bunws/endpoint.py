@@ -13,8 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
 
 from bunws.exceptions import ConfigurationError, SocketStateError
-from bunws.frame import Frame
-from bunws.hub import hub
 from bunws.options import HANDLER_PARAMS, SocketConfig, compile_mapping
 
 if TYPE_CHECKING:
@@ -190,10 +188,3 @@ class Endpoint:
     def pending_websockets(self) -> int:
         """Open sockets of this endpoint in this process."""
         return len(self.sockets)
-
-    def frame(self, data: str | bytes) -> Frame:
-        """Build an outgoing frame (shared by every subscriber of a publish)."""
-        return Frame(data)
-
-
-__all__ = ["Endpoint", "Handshake", "default_name", "hub"]

@@ -129,8 +129,3 @@ async def _apublish_outside(topic: str, frame: Frame) -> int:
     if bridge is None:
         return 0
     return frame.size if await bridge.aforward_from_outside(topic, frame) else 0
-
-
-def subscriber_count(topic: str) -> int:
-    """Subscribers of ``topic`` in this process (see ``bunws.bridge`` for the cluster)."""
-    return hub.count(topic)

@@ -23,7 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.conftest import TIMEOUT, connect, recv, recv_json, run
+from tests.conftest import TIMEOUT, connect, next_event, recv, run
 from tests.servers import ROOT, Server, daphne_server
 
 MiB = 1024 * 1024
@@ -111,16 +111,6 @@ def rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for process {pid}")
-
-
-async def next_event(watch: ClientConnection, event: str, endpoint: str) -> dict[str, Any]:
-    """The next report of ``event`` from ``endpoint`` (others are skipped), with a timeout."""
-    deadline = time.monotonic() + TIMEOUT * 2
-    while time.monotonic() < deadline:
-        report = await recv_json(watch, max(0.1, deadline - time.monotonic()))
-        if report.get("event") == event and report.get("endpoint") == endpoint:
-            return dict(report)
-    raise AssertionError(f"no {event!r} report from {endpoint!r}")
 
 
 async def closed_with(ws: ClientConnection, timeout: float = TIMEOUT) -> tuple[int, str]:
