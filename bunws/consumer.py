@@ -29,7 +29,7 @@ from bunws.limits import (
 )
 from bunws.request import handshake_request
 from bunws.socket import OPEN, ServerWebSocket
-from bunws.transport import AsgiTransport, Transport
+from bunws.transport import AsgiTransport, Disconnected, Transport
 
 if TYPE_CHECKING:
     from bunws.endpoint import Endpoint, Handshake
@@ -192,38 +192,30 @@ class EndpointApp:
         if sweeper is not None:
             sweeper.track(ws)
         code: int | None = 1006
+        next_message = transport.receiver(receive)
         try:
             if "open" in handlers:
                 await self._call(ws, "open", handlers["open"], ws)
             while True:
-                event = await receive()
-                kind = event["type"]
-                if kind == "websocket.receive":
-                    if ws.ready_state != OPEN:
-                        continue  # closing: Bun drops messages that arrive after close()
-                    ws.last_received = now = time.monotonic()
-                    payload = event.get("text")
-                    if payload is None:
-                        payload = event.get("bytes")
-                        if payload is None:
-                            payload = b""
-                        size = len(payload)
-                    else:
-                        size = len(payload)
-                        if size <= limit < size * 4:
-                            size = len(payload.encode("utf-8"))
-                    if limit and size > limit:
-                        # RFC 6455 7.4.1: 1009 = message too big to process.
-                        ws.close(1009, f"message of {size} bytes exceeds {limit}")
-                        continue
-                    if window is not None and window.over(now):
-                        self._close_for_rate(ws, rate)
-                        continue
-                    if on_message is not None:
-                        await self._call(ws, "message", on_message, ws, payload)
-                elif kind == "websocket.disconnect":
-                    code = event.get("code", 1005)
+                payload = await next_message()
+                if isinstance(payload, Disconnected):
+                    code = payload.code
                     break
+                if ws.ready_state != OPEN:
+                    continue  # closing: Bun drops messages that arrive after close()
+                ws.last_received = now = time.monotonic()
+                size = len(payload)
+                if size <= limit < size * 4 and isinstance(payload, str):
+                    size = len(payload.encode("utf-8"))
+                if limit and size > limit:
+                    # RFC 6455 7.4.1: 1009 = message too big to process.
+                    ws.close(1009, f"message of {size} bytes exceeds {limit}")
+                    continue
+                if window is not None and window.over(now):
+                    self._close_for_rate(ws, rate)
+                    continue
+                if on_message is not None:
+                    await self._call(ws, "message", on_message, ws, payload)
         finally:
             ws.mark_closed()
             endpoint.sockets.pop(ws, None)

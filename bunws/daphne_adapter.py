@@ -1,24 +1,29 @@
-"""The one place bunws reaches past ASGI into daphne, to give Bun's semantics on daphne 4.1/4.2.
+"""Where bunws reaches past ASGI into daphne, to give Bun's semantics on daphne 4.1/4.2.
 
 daphne's ASGI path drops the ``headers`` of ``websocket.accept``, the ``reason`` of
 ``websocket.close``, and any empty frame, and it writes every send into Twisted's buffer without
 telling the application when that buffer is full. daphne's ``Server.create_application`` passes
 ``send=functools.partial(server.handle_reply, protocol)``; from that protocol (an autobahn
-``WebSocketServerProtocol``) this module accepts with headers, closes with a reason, writes
-pre-framed messages and registers a Twisted push producer for backpressure. Everything here
-runs on daphne's event loop thread, which is also Twisted's reactor thread.
+``WebSocketServerProtocol``) this module accepts with headers, closes with a reason and
+registers a Twisted push producer for backpressure. Messages are framed once (``Frame.wire``),
+corked per loop iteration (``bunws.flush``) and written with one ``send()`` when Twisted's
+buffer is empty, as asyncio's transports do; received messages go through ``bunws.daphne_inbox``.
+Everything here runs on daphne's event loop thread, which is also Twisted's reactor thread.
 ``tests/test_daphne_adapter.py`` pins the attributes used to the supported daphne versions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from bunws.daphne_inbox import Inbox
+from bunws.flush import Flusher, flusher
 from bunws.frame import Frame
-from bunws.transport import FlowControl
+from bunws.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
 
 logger = logging.getLogger("bunws")
 
@@ -75,6 +80,18 @@ class _Producer:
         """The connection is gone; the socket learns it from ``websocket.disconnect``."""
 
 
+def _debug_logging_off(protocol: Any) -> bool:
+    """Whether autobahn's per-read debug line is discarded (txaio's no-op logger method)."""
+    return getattr(getattr(protocol.log, "debug", None), "__name__", "") == "_no_op"
+
+
+def _plain_tcp(transport: Any) -> bool:
+    """A Twisted TCP connection without TLS: the only kind bunws writes to directly."""
+    from twisted.internet.tcp import Connection
+
+    return isinstance(transport, Connection) and not transport.TLS
+
+
 class DaphneTransport:
     """Writes straight to daphne's autobahn protocol (same thread as the event loop)."""
 
@@ -82,10 +99,16 @@ class DaphneTransport:
 
     def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
-        self._factory = protocol.factory
+        self._inbox: Inbox | None = None
+        self._flusher: Flusher | None = None
+        self._out: list[bytes] = []
+        self._out_size = 0
         # RFC 6455 7.1.7/8.1: on invalid UTF-8 or an oversize frame, send the close code
         # (1007, 1009) before dropping, instead of autobahn's default of dropping at once.
         protocol.failByDrop = False
+
+    def __repr__(self) -> str:
+        return f"<DaphneTransport {getattr(self.protocol, 'peer', '?')}>"
 
     async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
         protocol = self.protocol
@@ -93,9 +116,24 @@ class DaphneTransport:
         if deferred is None:  # daphne already rejected it (connect timeout) or it dropped
             raise ConnectionError("the handshake was abandoned before the upgrade completed")
         extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        # Before the 101 goes out: autobahn handles frames pipelined behind the handshake
+        # inside the callback below.
+        self._inbox = Inbox(protocol, asyncio.get_running_loop())
+        self._flusher = flusher()
+        if _debug_logging_off(protocol):
+            # autobahn's dataReceived only formats a debug line (colouring it through click,
+            # even when the line is discarded) before calling _dataReceived.
+            protocol.dataReceived = protocol._dataReceived
         # autobahn's onConnect contract: a (subprotocol, headers) tuple adds response headers.
         del protocol.handshake_deferred
         deferred.callback((None, extra))
+
+    def receiver(self, receive: ASGIReceive) -> Receiver:
+        if self._inbox is None:  # not accepted through this transport: plain ASGI events
+            from bunws.transport import asgi_receiver
+
+            return asgi_receiver(receive)
+        return self._inbox.next_message
 
     async def reject(self) -> None:
         protocol = self.protocol
@@ -123,17 +161,64 @@ class DaphneTransport:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        protocol.sendPreparedMessage(frame.prepared(self._factory))
+        self._queue(frame.wire())
 
     def write_many(self, frames: list[Frame]) -> None:
-        """Write corked frames with one transport write (autobahn's pre-framed bytes)."""
+        """Write corked frames together (one ``send()`` with the rest of this iteration's)."""
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        factory = self._factory
-        protocol.sendData(b"".join([frame.prepared(factory).payloadHybi for frame in frames]))
+        self._queue(b"".join([frame.wire() for frame in frames]))
+
+    def _queue(self, data: bytes) -> None:
+        out = self._out
+        if not out:
+            if self._flusher is None:  # not accepted here (tests, other paths): no corking
+                self.protocol.sendData(data)
+                return
+            self._flusher.add(self)
+        out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= HIGH_WATER:  # a flood: hand it to Twisted now, so it can push back
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what this iteration queued: one ``send()``, the rest left to Twisted."""
+        out = self._out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        self._out = []
+        self._out_size = 0
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return  # closed since: a message after the close frame would break RFC 6455 5.5.1
+        transport = protocol.transport
+        if protocol.send_queue or protocol.logOctets or protocol._perMessageCompress is not None:
+            protocol.sendData(data)  # autobahn's own queue or options in play: its path
+            return
+        stats = protocol.trafficStats
+        if stats is not None:
+            stats.outgoingOctetsWireLevel += len(data)
+        if (
+            not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+            and transport.connected
+            and not transport.disconnecting
+            and _plain_tcp(transport)
+        ):
+            # Twisted's buffer is empty, so nothing can be overtaken: send now, as asyncio's
+            # transports do, instead of registering for writability and sending next turn.
+            sent = transport.writeSomeData(data)
+            if isinstance(sent, int) and sent >= 0:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+            # A lost connection comes back as an exception: Twisted's write sees it too.
+        transport.write(data)
 
     def close(self, code: int, reason: str) -> None:
+        self.flush()  # what was sent before close() goes out before the close frame
         protocol = self.protocol
         if protocol.state == protocol.STATE_OPEN:
             # sendClose() refuses the 1xxx codes a server legitimately sends (1001, 1008,
@@ -141,6 +226,8 @@ class DaphneTransport:
             protocol.sendCloseFrame(code=code, reasonUtf8=encode_reason(reason))
 
     def abort(self) -> None:
+        self._out = []
+        self._out_size = 0
         protocol = self.protocol
         if protocol.state != protocol.STATE_CLOSED:
             protocol.dropConnection(abort=True)
@@ -149,6 +236,7 @@ class DaphneTransport:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return False
+        self.flush()
         protocol.sendPing(data or None)
         return True
 

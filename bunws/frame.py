@@ -1,19 +1,35 @@
 """An outgoing message built once and delivered to any number of sockets.
 
 Publishing to a topic encodes the payload once; each transport then asks the frame for the
-form it writes (an ASGI ``websocket.send`` dict, or autobahn's pre-framed bytes on daphne) and
-the frame caches it, so the per-subscriber cost is a call or two.
+form it writes (an ASGI ``websocket.send`` dict, or the RFC 6455 wire bytes on daphne) and the
+frame caches it, so the per-subscriber cost is a call or two.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
+
+_TEXT, _BINARY = 0x81, 0x82  # RFC 6455 5.2: FIN set, opcode 1 (text) or 2 (binary)
+
+
+def encode_frame(payload: bytes, binary: bool) -> bytes:
+    """The unmasked, unfragmented server frame carrying ``payload`` (RFC 6455 5.2)."""
+    first = _BINARY if binary else _TEXT
+    size = len(payload)
+    if size < 126:
+        header = bytes((first, size))
+    elif size < 65536:
+        header = struct.pack("!BBH", first, 126, size)
+    else:
+        header = struct.pack("!BBQ", first, 127, size)
+    return header + payload
 
 
 class Frame:
     """One text (``str``) or binary (bytes-like) WebSocket message."""
 
-    __slots__ = ("_asgi", "_prepared", "_prepared_for", "binary", "data", "payload", "size")
+    __slots__ = ("_asgi", "_wire", "binary", "data", "payload", "size")
 
     def __init__(self, data: str | bytes | bytearray | memoryview) -> None:
         if isinstance(data, str):
@@ -31,8 +47,7 @@ class Frame:
             )
         self.size = len(self.payload)
         self._asgi: dict[str, Any] | None = None
-        self._prepared: Any = None
-        self._prepared_for: object = None
+        self._wire: bytes | None = None
 
     def asgi_message(self) -> dict[str, Any]:
         """The ASGI ``websocket.send`` event for this frame (shared, do not mutate)."""
@@ -41,9 +56,9 @@ class Frame:
             self._asgi = {"type": "websocket.send", key: self.data}
         return self._asgi
 
-    def prepared(self, factory: Any) -> Any:
-        """autobahn's pre-framed message for ``factory``, built on first use."""
-        if self._prepared_for is not factory:
-            self._prepared = factory.prepareMessage(self.payload, self.binary)
-            self._prepared_for = factory
-        return self._prepared
+    def wire(self) -> bytes:
+        """The frame as written to the connection (header + payload), built on first use."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = encode_frame(self.payload, self.binary)
+        return wire

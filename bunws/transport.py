@@ -19,6 +19,44 @@ from bunws.frame import Frame
 logger = logging.getLogger("bunws")
 
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Disconnected:
+    """What a receiver returns once the connection is gone, with the close code it saw."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: int | None) -> None:
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"Disconnected({self.code!r})"
+
+
+#: The next message of a connection: its text or bytes, or ``Disconnected`` when it is gone.
+Receiver = Callable[[], Awaitable["str | bytes | Disconnected"]]
+
+
+def asgi_receiver(receive: ASGIReceive) -> Receiver:
+    """Turn ASGI ``websocket.receive``/``websocket.disconnect`` events into a ``Receiver``."""
+
+    async def next_message() -> str | bytes | Disconnected:
+        while True:
+            event = await receive()
+            kind = event["type"]
+            if kind == "websocket.receive":
+                text: str | None = event.get("text")
+                if text is not None:
+                    return text
+                data: bytes | None = event.get("bytes")
+                return b"" if data is None else data
+            if kind == "websocket.disconnect":
+                code: int | None = event.get("code", 1005)
+                return Disconnected(code)
+
+    return next_message
+
 
 #: Bytes queued before a transport reports backpressure (Twisted's own write buffer size).
 HIGH_WATER = 64 * 1024
@@ -41,6 +79,10 @@ class Transport(Protocol):
     async def accept(self, headers: list[tuple[bytes, bytes]]) -> None: ...
 
     async def reject(self) -> None: ...
+
+    def receiver(self, receive: ASGIReceive) -> Receiver:
+        """How the socket's loop awaits its next message (``receive`` is the ASGI callable)."""
+        ...
 
     def write(self, frame: Frame) -> None: ...
 
@@ -89,6 +131,9 @@ class AsgiTransport:
 
     def set_flow_control(self, flow: FlowControl) -> None:
         self._flow = flow
+
+    def receiver(self, receive: ASGIReceive) -> Receiver:
+        return asgi_receiver(receive)
 
     def write(self, frame: Frame) -> None:
         if self._closed:

@@ -108,21 +108,27 @@ bunws.serve(
 
 
 def count_writes(ws: ServerWebSocket, fn: Callable[[], T]) -> tuple[T, int]:
-    """Run ``fn`` and count the writes it made to daphne's TCP transport (test-only probe)."""
-    tcp = ws._transport.protocol.transport  # type: ignore[attr-defined]
+    """Run ``fn``, flush this iteration's writes, and count how often bytes reached daphne's
+    TCP transport: direct ``send()``s plus buffered writes (test-only probe)."""
+    transport = ws._transport  # type: ignore[attr-defined]
+    tcp = transport.protocol.transport
     calls = 0
-    original = tcp.write
 
-    def counting(data: bytes) -> None:
-        nonlocal calls
-        calls += 1
-        original(data)
+    def counting(original: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        def count(data: bytes) -> Any:
+            nonlocal calls
+            calls += 1
+            return original(data)
 
-    tcp.write = counting
+        return count
+
+    tcp.write = counting(tcp.write)
+    tcp.writeSomeData = counting(tcp.writeSomeData)
     try:
         result = fn()
+        transport.flush()  # what the end of this loop iteration would do
     finally:
-        del tcp.write
+        del tcp.write, tcp.writeSomeData
     return result, calls
 
 

@@ -27,6 +27,16 @@ async def echo_message(ws: ServerWebSocket, message: str | bytes) -> None:
 bunws.serve("t/echo/", websocket={"message": echo_message}, name="t-echo")
 
 
+async def burst_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    """``COUNT SIZE``: send COUNT numbered text messages of SIZE bytes in one handler call."""
+    count, size = (int(part) for part in str(message).split())
+    for i in range(count):
+        ws.send(f"{i:05d}".ljust(size, "."))
+
+
+bunws.serve("t/burst/", websocket={"message": burst_message}, name="t-burst")
+
+
 def data_fetch(request: HttpRequest, server: Endpoint) -> HttpResponse | None:
     upgraded = server.upgrade(
         request,
@@ -98,6 +108,10 @@ bunws.serve(
 async def close_message(ws: ServerWebSocket, message: str | bytes) -> None:
     if message == "close-me":
         ws.close(4002, "asked politely")
+    elif message == "say-then-close":
+        for i in range(3):
+            ws.send(f"last words {i}")
+        ws.close(4003, "said it")
     elif message == "terminate-me":
         ws.terminate()
 

@@ -1,0 +1,80 @@
+"""bunws's own I/O on daphne, through a real daphne: the inbox that replaces daphne's queue,
+per-iteration corking and direct ``send()``. What must hold is what a client can observe:
+frames well formed at every length boundary, order kept, nothing lost, close frames last."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+import websockets
+
+from tests.conftest import connect, recv, run
+from tests.servers import Server
+from tests.test_limits_e2e import TEXT, FrameReader, raw_connect, raw_send_text
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
+def test_frames_at_every_length_boundary_reach_the_client_intact(server: Server, size: int) -> None:
+    """RFC 6455 5.2's three length encodings (7-bit, 16-bit, 64-bit), checked by websockets."""
+    text = "é" * (size // 2) + "x" * (size % 2)
+    data = os.urandom(size)
+
+    async def scenario() -> None:
+        async with await connect(server, "t/echo/", max_size=None) as ws:
+            if size:  # bunws sends nothing for an empty message, like Bun
+                await ws.send(text)
+                assert await recv(ws) == text
+            await ws.send(data + b"!")
+            assert await recv(ws) == data + b"!"
+
+    run(scenario())
+
+
+def test_a_burst_is_delivered_complete_and_in_order(server: Server) -> None:
+    """Many frames read and written per loop iteration: corking must keep every one, in order."""
+
+    async def scenario() -> None:
+        async with await connect(server, "t/echo/") as ws:
+            sent = [f"message {i} " + "x" * (i % 300) for i in range(2000)]
+            for message in sent:
+                await ws.send(message)
+            assert [await recv(ws) for _ in sent] == sent
+
+    run(scenario())
+
+
+def test_messages_sent_before_close_arrive_before_the_close_frame(server: Server) -> None:
+    async def scenario() -> None:
+        ws = await connect(server, "t/close/")
+        await ws.send("say-then-close")
+        assert [await recv(ws) for _ in range(3)] == [f"last words {i}" for i in range(3)]
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4003, "said it")
+
+    run(scenario())
+
+
+def test_a_client_that_stops_reading_gets_everything_in_order_once_it_reads(
+    server: Server,
+) -> None:
+    """Direct sends stop when the kernel's buffer is full and Twisted buffers the rest; the
+    client, reading late through a small receive window, still gets every byte in order."""
+
+    async def scenario() -> None:
+        sock = await raw_connect(server, "t/burst/", rcvbuf=4096)
+        try:
+            await raw_send_text(sock, "60 60000")  # 3.6 MB, far more than the kernel buffers
+            await asyncio.sleep(0.5)
+            reader = FrameReader(sock)
+            for i in range(60):
+                opcode, payload = await reader.frame()
+                assert opcode == TEXT and len(payload) == 60_000
+                assert payload.startswith(f"{i:05d}".encode()), (i, payload[:8])
+        finally:
+            sock.close()
+
+    run(scenario())
