@@ -102,24 +102,37 @@ class EndpointApp:
             )
             await send({"type": "websocket.close", "code": 1008})
             return
+        release = address if per_client else None
+        serve = None
         try:
-            await self._connect(scope, receive, send, config.max_messages_per_second)
+            serve = await self._connect(scope, receive, send)
         finally:
-            if per_client:
-                client_sockets.release(address)
+            if serve is None and release is not None:
+                client_sockets.release(release)
+        if serve is None:
+            return
+        ws, transport = serve
+        run = self._serve(ws, transport, receive, config.max_messages_per_second, release)
+        # On daphne the socket's loop takes over from this ASGI call, which returns, so the
+        # middleware stack's frames and scope copies are freed for as long as the socket lives.
+        if not transport.run_detached(run):
+            await run
 
-    async def _connect(self, scope: Scope, receive: Any, send: Any, rate: int) -> None:
+    async def _connect(
+        self, scope: Scope, receive: Any, send: Any
+    ) -> tuple[ServerWebSocket, Transport] | None:
+        """Run ``fetch`` and accept; the socket and its transport, or None when refused."""
         state = await self._run_fetch(scope)
         if state is None or not state.upgraded:
             await record_refusal(scope, FETCH_DECLINED, self.endpoint.name)
             await send({"type": "websocket.close", "code": 1000})
-            return
+            return None
         transport: Transport = daphne_transport(scope, send) or AsgiTransport(send)
         try:
             await transport.accept(state.headers)
         except ConnectionError:
             logger.info("bunws: %s: client left during the handshake", self.endpoint.name)
-            return
+            return None
         ws = ServerWebSocket(
             transport=transport,
             config=self.endpoint.config,
@@ -129,7 +142,7 @@ class EndpointApp:
             endpoint=self.endpoint,
             on_drain=self._on_drain if "drain" in self.endpoint.handlers else None,
         )
-        await self._serve(ws, transport, receive, rate)
+        return ws, transport
 
     async def _run_fetch(self, scope: Scope) -> Handshake | None:
         endpoint = self.endpoint
@@ -180,7 +193,12 @@ class EndpointApp:
             return False
 
     async def _serve(
-        self, ws: ServerWebSocket, transport: Transport, receive: Any, rate: int
+        self,
+        ws: ServerWebSocket,
+        transport: Transport,
+        receive: Any,
+        rate: int,
+        counted_address: str | None,
     ) -> None:
         endpoint = self.endpoint
         handlers = endpoint.handlers
@@ -221,6 +239,8 @@ class EndpointApp:
             endpoint.sockets.pop(ws, None)
             if sweeper is not None:
                 sweeper.untrack(ws)
+            if counted_address is not None:
+                client_sockets.release(counted_address)
             await self._finish(ws, transport, code)
 
     def _close_for_rate(self, ws: ServerWebSocket, rate: int) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bunws.daphne_inbox import Inbox
@@ -95,6 +95,8 @@ def _plain_tcp(transport: Any) -> bool:
 class DaphneTransport:
     """Writes straight to daphne's autobahn protocol (same thread as the event loop)."""
 
+    __slots__ = ("_flusher", "_inbox", "_out", "_out_size", "protocol")
+
     full_fidelity = True
 
     def __init__(self, protocol: Any) -> None:
@@ -139,6 +141,22 @@ class DaphneTransport:
         protocol = self.protocol
         if getattr(protocol, "handshake_deferred", None) is not None:
             protocol.serverReject()
+
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
+        """Make ``run`` daphne's application instance for this connection, in place of the ASGI
+        call that accepted it, so that call (and the middleware stack around it) can return.
+
+        daphne keeps one task per connection in ``Server.connections``: it logs that task's
+        exception, cancels it ``application_close_timeout`` after a disconnect and at shutdown.
+        The socket's task takes that place, so all of that still applies to it.
+        """
+        protocol = self.protocol
+        connections = getattr(getattr(protocol, "server", None), "connections", None)
+        details = connections.get(protocol) if isinstance(connections, dict) else None
+        if not isinstance(details, dict) or "application_instance" not in details:
+            return False
+        details["application_instance"] = asyncio.get_running_loop().create_task(run)
+        return True
 
     def set_flow_control(self, flow: FlowControl) -> None:
         from twisted.web.http import HTTPChannel  # daphne serves on Twisted

@@ -11,7 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from bunws.frame import Frame
@@ -84,6 +84,11 @@ class Transport(Protocol):
         """How the socket's loop awaits its next message (``receive`` is the ASGI callable)."""
         ...
 
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
+        """Run the socket's loop apart from the ASGI call that accepted it, if the server
+        allows; False means the caller awaits ``run`` itself."""
+        ...
+
     def write(self, frame: Frame) -> None: ...
 
     def write_many(self, frames: list[Frame]) -> None:
@@ -134,6 +139,10 @@ class AsgiTransport:
 
     def receiver(self, receive: ASGIReceive) -> Receiver:
         return asgi_receiver(receive)
+
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
+        """ASGI ends the connection when the application returns: the loop stays in it."""
+        return False
 
     def write(self, frame: Frame) -> None:
         if self._closed:
