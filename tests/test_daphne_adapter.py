@@ -14,12 +14,12 @@ import pytest
 from autobahn.twisted.websocket import WebSocketAdapterProtocol as AutobahnTwistedProtocol
 from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
-from twisted.internet.abstract import FileDescriptor
-from twisted.internet.tcp import Connection
-from txaio import tx as txaio_tx
 from daphne.server import Server as DaphneServer
 from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.tcp import Connection
 from twisted.web.http import HTTPChannel
+from txaio import tx as txaio_tx
 
 from bunws.daphne_adapter import DaphneTransport, encode_reason, find_protocol
 from bunws.frame import Frame, encode_frame

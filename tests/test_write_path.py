@@ -5,10 +5,12 @@ frames well formed at every length boundary, order kept, nothing lost, close fra
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 
 import pytest
 import websockets
+from daphne.server import Server as DaphneServer
 
 from tests.conftest import connect, recv, run
 from tests.servers import Server
@@ -78,3 +80,27 @@ def test_a_client_that_stops_reading_gets_everything_in_order_once_it_reads(
             sock.close()
 
     run(scenario())
+
+
+def test_daphne_tracks_the_sockets_own_task_as_the_connections_application(
+    server: Server,
+) -> None:
+    """The ASGI call that accepted the socket returns (freeing the middleware stack); daphne
+    then logs, times out and cancels at shutdown the task that runs the handlers instead."""
+
+    async def scenario() -> None:
+        async with await connect(server, "t/tracked/") as ws:
+            await ws.send("?")
+            assert await recv(ws) == '{"tracked": true}'
+
+    run(scenario())
+
+
+def test_daphne_reaps_and_cancels_application_instances_through_its_connections_dict() -> None:
+    """What ``DaphneTransport.run_detached`` relies on in daphne's Server."""
+    checker = inspect.getsource(DaphneServer.application_checker)
+    assert 'details.get("application_instance", None)' in checker
+    assert "application_instance.cancel()" in checker
+    assert 'details["application_instance"]' in inspect.getsource(
+        DaphneServer.kill_all_applications
+    )

@@ -6,6 +6,7 @@ the ``events`` topic, which a test watches through the ``t-watch`` endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -35,6 +36,16 @@ async def burst_message(ws: ServerWebSocket, message: str | bytes) -> None:
 
 
 bunws.serve("t/burst/", websocket={"message": burst_message}, name="t-burst")
+
+
+async def tracked_message(ws: ServerWebSocket, message: str | bytes) -> None:
+    """Whether daphne's record of this connection names the task running this handler."""
+    protocol = ws._transport.protocol  # type: ignore[attr-defined]
+    details = protocol.server.connections[protocol]
+    ws.send(json.dumps({"tracked": details["application_instance"] is asyncio.current_task()}))
+
+
+bunws.serve("t/tracked/", websocket={"message": tracked_message}, name="t-tracked")
 
 
 def data_fetch(request: HttpRequest, server: Endpoint) -> HttpResponse | None:
