@@ -13,6 +13,7 @@ window prunes rows older than ``FAILED_UPGRADE_RETENTION`` and the oldest beyond
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import re
 import threading
@@ -93,10 +94,13 @@ def _fit(value: str | bytes | None, limit: int) -> str:
     if value is None:
         return ""
     text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    if len(text) <= limit and text.isprintable():
+        return text  # the common case, without a pass over every character
     text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text[: limit + 1])
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@functools.cache
 def _max_length(field: str) -> int:
     """Return the max_length of a FailedUpgrade field, so truncation follows the model."""
     length = getattr(FailedUpgrade._meta.get_field(field), "max_length", None)
@@ -132,6 +136,90 @@ def _savepoint(alias: str) -> AbstractContextManager[Any]:
     return transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
 
 
+class _Attempt:
+    """One failed upgrade, fitted to the model's columns and already logged."""
+
+    __slots__ = ("diagnosis", "headers", "method", "origin", "query", "row", "user_agent")
+
+    def __init__(
+        self,
+        row: dict[str, str],
+        *,
+        method: str,
+        origin: str,
+        user_agent: str,
+        headers: HeadersArg,
+        query: str | bytes,
+        diagnosis: Diagnosis,
+    ) -> None:
+        self.row = row
+        self.method = method
+        self.origin = origin
+        self.user_agent = user_agent
+        self.headers = headers
+        self.query = query
+        self.diagnosis = diagnosis
+
+
+def _first_header(headers: HeadersArg, name: str) -> str | None:
+    """The first value of header ``name`` (lowercase), whatever form the headers came in."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in items:
+        text_key = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        if text_key.lower() == name:
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _log_attempt(
+    *,
+    reason: str,
+    path: str,
+    method: str,
+    endpoint: str,
+    client: ClientArg,
+    headers: HeadersArg,
+    query: str | bytes,
+    diagnosis: Diagnosis | None,
+) -> _Attempt:
+    """Log the WARNING line of a failed upgrade and fit it to the columns (no query)."""
+    if diagnosis is None:
+        diagnosis = diagnosis_for(reason, path=path)
+    row = {
+        "reason": _fit(reason, _max_length("reason")),
+        "endpoint": _fit(endpoint, _max_length("endpoint")),
+        "path": _fit(path, _max_length("path")),
+        "client_address": _fit(_client_ip(client), _max_length("client_address")),
+    }
+    method = _fit(method, _max_length("method"))
+    raw_origin = _first_header(headers, "origin")
+    origin_limit = _max_length("origin")
+    origin = _fit(
+        None if raw_origin is None else redact_url(raw_origin, origin_limit + 1), origin_limit
+    )
+    user_agent = _fit(_first_header(headers, "user-agent"), _max_length("user_agent"))
+    logger.warning(
+        "bunws: failed websocket upgrade reason=%s endpoint=%s method=%s path=%s client=%s "
+        "origin=%s user_agent=%s",
+        row["reason"],
+        row["endpoint"] or "-",
+        method,
+        _fit(row["path"], _LOG_FIELD),
+        row["client_address"] or "-",
+        _fit(origin, _LOG_FIELD) or "-",
+        _fit(user_agent, _LOG_FIELD) or "-",
+    )
+    return _Attempt(
+        row,
+        method=method,
+        origin=origin,
+        user_agent=user_agent,
+        headers=headers,
+        query=query,
+        diagnosis=diagnosis,
+    )
+
+
 def record_failed_upgrade(
     *,
     reason: str,
@@ -144,47 +232,34 @@ def record_failed_upgrade(
     diagnosis: Diagnosis | None = None,
 ) -> None:
     """Log one WARNING line for a failed upgrade and record it, never raising on database errors."""
-    if diagnosis is None:
-        diagnosis = diagnosis_for(reason, path=path)
-    pairs = _pairs(headers)
-    first = {name: value for name, value in reversed(pairs)}
-    row = {
-        "reason": _fit(reason, _max_length("reason")),
-        "endpoint": _fit(endpoint, _max_length("endpoint")),
-        "path": _fit(path, _max_length("path")),
-        "client_address": _fit(_client_ip(client), _max_length("client_address")),
-    }
-    method = _fit(method, _max_length("method"))
-    raw_origin = first.get("origin")
-    origin_limit = _max_length("origin")
-    origin = _fit(
-        None if raw_origin is None else redact_url(raw_origin, origin_limit + 1), origin_limit
+    attempt = _log_attempt(
+        reason=reason,
+        path=path,
+        method=method,
+        endpoint=endpoint,
+        client=client,
+        headers=headers,
+        query=query,
+        diagnosis=diagnosis,
     )
-    user_agent = _fit(first.get("user-agent"), _max_length("user_agent"))
-    logger.warning(
-        "bunws: failed websocket upgrade reason=%s endpoint=%s method=%s path=%s client=%s "
-        "origin=%s user_agent=%s",
-        row["reason"],
-        row["endpoint"] or "-",
-        method,
-        _fit(row["path"], _LOG_FIELD),
-        row["client_address"] or "-",
-        _fit(origin, _LOG_FIELD) or "-",
-        _fit(user_agent, _LOG_FIELD) or "-",
-    )
-    if _deferred(row):
-        return
+    if not _deferred(attempt.row):
+        _persist(attempt)
+
+
+def _persist(attempt: _Attempt) -> None:
+    """Write ``attempt`` to its row (or a new one); database errors are logged, not raised."""
+    row = attempt.row
     try:
         alias = router.db_for_write(FailedUpgrade)
         with _savepoint(alias):
             _store(
                 row,
-                method=method,
-                origin=origin,
-                user_agent=user_agent,
-                headers=redact_headers(pairs),
-                query=redact_query(query),
-                diagnosis=diagnosis,
+                method=attempt.method,
+                origin=attempt.origin,
+                user_agent=attempt.user_agent,
+                headers=redact_headers(_pairs(attempt.headers)),
+                query=redact_query(attempt.query),
+                diagnosis=attempt.diagnosis,
             )
     except DatabaseError as exc:
         logger.error(
@@ -228,8 +303,16 @@ def _store(
         if updated:
             _remember(key, cached[0], now)
             return
-    updated = FailedUpgrade.objects.filter(last_seen__gte=since, **row).update(**bump)
-    if updated:
+    # A row this process has not cached (written before a restart, or by another process):
+    # find it once, so the repeats after this one are counted in memory.
+    found = (
+        FailedUpgrade.objects.filter(last_seen__gte=since, **row)
+        .order_by("-last_seen")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if found is not None and FailedUpgrade.objects.filter(pk=found, **row).update(**bump):
+        _remember(key, found, now)
         return
     if not _take_budget(now):
         _store_overflow(row, method=method, diagnosis=diagnosis, now=now, since=since)
@@ -411,8 +494,9 @@ async def arecord_failed_upgrade(
     query: str | bytes = "",
     diagnosis: Diagnosis | None = None,
 ) -> None:
-    """Async form of :func:`record_failed_upgrade`, run in Django's main sync thread."""
-    await sync_to_async(record_failed_upgrade, thread_sensitive=True)(
+    """Async form of :func:`record_failed_upgrade`: logs and counts a repeat on the event loop,
+    and only a database write goes to Django's main sync thread."""
+    attempt = _log_attempt(
         reason=reason,
         path=path,
         method=method,
@@ -422,6 +506,8 @@ async def arecord_failed_upgrade(
         query=query,
         diagnosis=diagnosis,
     )
+    if not _deferred(attempt.row):
+        await sync_to_async(_persist, thread_sensitive=True)(attempt)
 
 
 def prune_failed_upgrades(older_than: timedelta) -> int:

@@ -54,4 +54,7 @@ def upgrade_required(request: HttpRequest, diagnosis: Diagnosis, *, endpoint: st
     response["Sec-WebSocket-Version"] = "13"
     response["Cache-Control"] = "no-store"
     patch_vary_headers(response, ["Accept"])
+    # bunws logs every failed upgrade with its reason (bunws.failures); django.request's
+    # "Upgrade Required: /path" line for the same request would only repeat it, at twice the cost.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response

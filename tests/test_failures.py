@@ -239,3 +239,21 @@ def test_repeats_wait_in_memory_and_one_update_writes_them(
     row.refresh_from_db()
     assert row.count == 100
     assert row.last_seen >= row.first_seen
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": 60})
+def test_after_a_restart_one_lookup_then_repeats_wait_in_memory(
+    django_assert_num_queries: Any,
+) -> None:
+    """A row written before this process started (or by another process) is found once; the
+    repeats after that cost no query, as for a row this process created."""
+    _record(client="203.0.113.78")
+    failures.clear_cache()  # what a restart leaves: the row, no cache
+    with django_assert_num_queries(2):  # find the row, bump it by primary key
+        _record(client="203.0.113.78")
+    with django_assert_num_queries(0):
+        for _ in range(50):
+            _record(client="203.0.113.78")
+    failures.flush_pending()
+    assert FailedUpgrade.objects.get(client_address="203.0.113.78").count == 52

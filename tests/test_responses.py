@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from bunws import diagnosis as d
 from bunws.responses import upgrade_required
@@ -62,3 +63,14 @@ def test_json_body_when_client_asks_for_json(accept: str) -> None:
         "endpoint": "chat",
         "path": "/ws/chat/",
     }
+
+
+@pytest.mark.django_db
+def test_a_failed_upgrade_is_logged_once_by_bunws_not_again_by_django_request(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/t/echo/")
+    assert response.status_code == 426
+    assert [record.name for record in caplog.records] == ["bunws"]
+    assert "reason=no_upgrade_header" in caplog.records[0].getMessage()
