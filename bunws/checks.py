@@ -12,6 +12,7 @@ bunws.E006 two endpoints serve the same route
 bunws.W001 ``bunws.urls`` is not included, so plain requests get 404 instead of 426
 bunws.W002 the in-memory channel layer with ``DEBUG = False``
 bunws.W003 an endpoint's ``max_payload_length`` is above daphne's own message size limit
+bunws.W004 autobahn runs without its compiled accelerators (NVX): large messages are ~20x slower
 ========== ==============================================================================
 """
 
@@ -229,3 +230,28 @@ def check_options_daphne_overrides(
                 )
             )
     return messages
+
+
+@register(Tags.compatibility)
+def check_autobahn_accelerators(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """autobahn unmasks and validates frames in pure Python when its CFFI module is missing."""
+    import autobahn.websocket
+
+    if getattr(autobahn.websocket, "USES_NVX", True):
+        return []
+    why = (
+        "AUTOBAHN_USE_NVX turns them off"
+        if getattr(autobahn.websocket, "HAS_NVX", False)
+        else "they did not build on this machine"
+    )
+    return [
+        Warning(
+            f"autobahn is not using its NVX accelerators ({why}): daphne then unmasks and "
+            "UTF-8-checks every incoming frame in pure Python, about 20x slower at 16 KiB.",
+            hint="Unset AUTOBAHN_USE_NVX, or reinstall autobahn where cffi and a C compiler are "
+            "available (pip install --force-reinstall --no-binary autobahn autobahn).",
+            id="bunws.W004",
+        )
+    ]

@@ -5,6 +5,10 @@ daphne's ``onMessage`` wraps every frame in an ASGI event dict and puts it on an
 ``onClose`` (daphne's own ``onClose`` still runs first) and keeps the payloads in a list: a
 burst of frames read in one go wakes the socket's loop once, and each message costs an append
 and an index. A list, not a deque: an idle socket's empty list is 56 bytes, a deque's 600.
+
+Text is validated once: autobahn's incremental UTF-8 validator is switched off for the
+connection, and the ``decode`` that turns the payload into ``str`` (which daphne does anyway)
+rejects invalid UTF-8, failing the connection with 1007 through autobahn's own path.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Inbox:
         self._daphne_on_close = protocol.onClose
         protocol.onMessage = self.on_message
         protocol.onClose = self.on_close
+        protocol.utf8validateIncoming = False  # on_message's decode validates instead
 
     def on_message(self, payload: bytes, is_binary: bool) -> None:
         """autobahn's callback for a complete message (its UTF-8 already validated)."""
@@ -37,7 +42,16 @@ class Inbox:
         if protocol.muted:
             return
         protocol.last_ping = time.time()  # daphne's keep-alive ping clock, as its onMessage does
-        self._put(payload if is_binary else payload.decode("utf-8"))
+        if is_binary:
+            self._put(payload)
+            return
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # RFC 6455 8.1: invalid UTF-8 in a text message fails the connection with 1007.
+            protocol._invalid_payload(f"invalid UTF-8 in a text message at byte {exc.start}")
+            return
+        self._put(text)
 
     def on_close(self, was_clean: bool, code: int | None, reason: str | None) -> None:
         """autobahn's callback once the connection is gone."""

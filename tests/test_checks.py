@@ -135,3 +135,15 @@ def test_payload_limit_above_daphnes_is_w003_unless_daphne_is_raised_too() -> No
         assert "--websocket-max-message-size" in (found["bunws.W003"].hint or "")
         with override_settings(DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE=8 * MiB):
             assert bunws_messages() == {}
+
+
+def test_autobahn_without_its_accelerators_is_w004(monkeypatch: pytest.MonkeyPatch) -> None:
+    import autobahn.websocket
+
+    assert "bunws.W004" not in bunws_messages()  # NVX is in use on this machine
+    monkeypatch.setattr(autobahn.websocket, "USES_NVX", False)
+    monkeypatch.setattr(autobahn.websocket, "HAS_NVX", True)
+    found = bunws_messages()
+    assert "AUTOBAHN_USE_NVX turns them off" in found["bunws.W004"].msg
+    monkeypatch.setattr(autobahn.websocket, "HAS_NVX", False)
+    assert "did not build" in bunws_messages()["bunws.W004"].msg

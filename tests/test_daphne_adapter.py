@@ -88,6 +88,11 @@ def test_autobahn_and_daphne_internals_of_the_fast_paths_exist() -> None:
     assert "self.muted" in daphne_on_message and "self.last_ping" in daphne_on_message
     assert 'payload.decode("utf8")' in daphne_on_message
     assert "application_queue" in inspect.getsource(WebSocketProtocol.onClose)
+    assert "utf8validateIncoming" in WebSocketProtocol.CONFIG_ATTRS  # copied per connection
+    assert "self.utf8validateIncoming" in inspect.getsource(AutobahnProtocol.onFrameBegin)
+    assert "CLOSE_STATUS_CODE_INVALID_PAYLOAD" in inspect.getsource(
+        AutobahnProtocol._invalid_payload
+    )
     send_data = inspect.getsource(AutobahnProtocol.sendData)
     for name in ("self.send_queue", "self.logOctets", "self.trafficStats"):
         assert name in send_data, name

@@ -14,7 +14,7 @@ from daphne.server import Server as DaphneServer
 
 from tests.conftest import connect, recv, run
 from tests.servers import Server
-from tests.test_limits_e2e import TEXT, FrameReader, raw_connect, raw_send_text
+from tests.test_limits_e2e import CLOSE, TEXT, FrameReader, raw_connect, raw_send_text
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
@@ -104,3 +104,49 @@ def test_daphne_reaps_and_cancels_application_instances_through_its_connections_
     assert 'details["application_instance"]' in inspect.getsource(
         DaphneServer.kill_all_applications
     )
+
+
+def masked(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """One client frame (RFC 6455 5.3: clients mask every frame); short payloads only."""
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    body = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes(((0x80 if fin else 0) | opcode, 0x80 | len(payload))) + mask + body
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"ok \xc3\x28 not utf-8", b"\xed\xa0\x80 a surrogate", b"cut short \xe2\x82"],
+)
+def test_invalid_utf8_text_fails_the_connection_with_1007(server: Server, payload: bytes) -> None:
+    """autobahn's incremental validator is off; the decode into str validates instead."""
+
+    async def scenario() -> None:
+        sock = await raw_connect(server, "t/echo/")
+        try:
+            await asyncio.get_running_loop().sock_sendall(sock, masked(TEXT, payload))
+            opcode, body = await FrameReader(sock).frame()
+            assert opcode == CLOSE
+            assert int.from_bytes(body[:2], "big") == 1007
+            assert b"invalid UTF-8" in body[2:]
+        finally:
+            sock.close()
+
+    run(scenario())
+
+
+def test_a_character_split_across_fragments_is_valid_text(server: Server) -> None:
+    """UTF-8 is checked on the whole message, so a code point may span two frames."""
+    euro = "€".encode()  # 3 bytes
+
+    async def scenario() -> None:
+        sock = await raw_connect(server, "t/echo/")
+        try:
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendall(sock, masked(TEXT, b"price " + euro[:2], fin=False))
+            await loop.sock_sendall(sock, masked(0x0, euro[2:] + b" 5"))
+            assert await FrameReader(sock).frame() == (TEXT, "price € 5".encode())
+        finally:
+            sock.close()
+
+    run(scenario())
