@@ -206,7 +206,7 @@ class DaphneTransport:
         if not out:
             return
         data = out[0] if len(out) == 1 else b"".join(out)
-        self._out = []
+        out.clear()  # reused: a new list per flush would outlive young GC generations
         self._out_size = 0
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
