@@ -23,6 +23,7 @@ from bunws.hub import hub
 from bunws.limits import (
     RATE_CLOSE_CODE,
     RATE_CLOSE_REASON,
+    ClientSlot,
     RateWindow,
     client_sockets,
     idle_sweeper,
@@ -102,21 +103,30 @@ class EndpointApp:
             )
             await send({"type": "websocket.close", "code": 1008})
             return
-        release = address if per_client else None
+        slot = ClientSlot(address if per_client else None)
         serve = None
         try:
             serve = await self._connect(scope, receive, send)
         finally:
-            if serve is None and release is not None:
-                client_sockets.release(release)
+            if serve is None:
+                slot.release()
         if serve is None:
             return
         ws, transport = serve
-        run = self._serve(ws, transport, receive, config.max_messages_per_second, release)
+        run = self._serve(ws, transport, receive, config.max_messages_per_second, slot)
         # On daphne the socket's loop takes over from this ASGI call, which returns, so the
         # middleware stack's frames and scope copies are freed for as long as the socket lives.
-        if not transport.run_detached(run):
+        try:
+            task = transport.run_detached(run)
+        except BaseException:
+            run.close()
+            slot.release()
+            raise
+        if task is None:
             await run
+        else:
+            # Cancelled before its first step (daphne's shutdown), _serve's finally never runs.
+            task.add_done_callback(lambda _: slot.release())
 
     async def _connect(
         self, scope: Scope, receive: Any, send: Any
@@ -198,7 +208,7 @@ class EndpointApp:
         transport: Transport,
         receive: Any,
         rate: int,
-        counted_address: str | None,
+        slot: ClientSlot,
     ) -> None:
         endpoint = self.endpoint
         handlers = endpoint.handlers
@@ -206,12 +216,12 @@ class EndpointApp:
         limit = endpoint.config.max_payload_length
         window = RateWindow(rate, time.monotonic()) if rate else None
         sweeper = idle_sweeper() if endpoint.config.idle_timeout else None
-        endpoint.sockets[ws] = None
-        if sweeper is not None:
-            sweeper.track(ws)
         code: int | None = 1006
-        next_message = transport.receiver(receive)
         try:
+            endpoint.sockets[ws] = None
+            if sweeper is not None:
+                sweeper.track(ws)
+            next_message = transport.receiver(receive)
             if "open" in handlers:
                 await self._call(ws, "open", handlers["open"], ws)
             while True:
@@ -239,8 +249,7 @@ class EndpointApp:
             endpoint.sockets.pop(ws, None)
             if sweeper is not None:
                 sweeper.untrack(ws)
-            if counted_address is not None:
-                client_sockets.release(counted_address)
+            slot.release()
             await self._finish(ws, transport, code)
 
     def _close_for_rate(self, ws: ServerWebSocket, rate: int) -> None:

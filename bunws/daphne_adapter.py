@@ -85,6 +85,16 @@ def _debug_logging_off(protocol: Any) -> bool:
     return getattr(getattr(protocol.log, "debug", None), "__name__", "") == "_no_op"
 
 
+def _gone(protocol: Any) -> bool:
+    """Whether daphne already saw this connection close (its ``onClose`` ran)."""
+    connections = getattr(getattr(protocol, "server", None), "connections", None)
+    details = connections.get(protocol) if isinstance(connections, dict) else None
+    transport = getattr(protocol, "transport", None)
+    return (isinstance(details, dict) and "disconnected" in details) or not getattr(
+        transport, "connected", True
+    )
+
+
 def _plain_tcp(transport: Any) -> bool:
     """A Twisted TCP connection without TLS: the only kind bunws writes to directly."""
     from twisted.internet.tcp import Connection
@@ -93,7 +103,7 @@ def _plain_tcp(transport: Any) -> bool:
 
 
 class DaphneTransport:
-    """Writes straight to daphne's autobahn protocol (same thread as the event loop)."""
+    """Writes to daphne's autobahn protocol, corked per loop iteration (on the loop's thread)."""
 
     __slots__ = ("_flusher", "_inbox", "_out", "_out_size", "protocol")
 
@@ -117,11 +127,20 @@ class DaphneTransport:
         deferred = getattr(protocol, "handshake_deferred", None)
         if deferred is None:  # daphne already rejected it (connect timeout) or it dropped
             raise ConnectionError("the handshake was abandoned before the upgrade completed")
+        if _gone(protocol):  # left while fetch ran: daphne's disconnect is already queued
+            raise ConnectionError("the client left before the upgrade completed")
         extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
-        # Before the 101 goes out: autobahn handles frames pipelined behind the handshake
-        # inside the callback below.
         self._inbox = Inbox(protocol, asyncio.get_running_loop())
         self._flusher = flusher()
+        # Every close frame, whoever sends it (bunws, autobahn replying to the client's close,
+        # daphne's timeouts), goes out after the messages queued before it.
+        send_close_frame = protocol.sendCloseFrame
+
+        def flush_then_close(*args: Any, **kwargs: Any) -> None:
+            self.flush()
+            send_close_frame(*args, **kwargs)
+
+        protocol.sendCloseFrame = flush_then_close
         if _debug_logging_off(protocol):
             # autobahn's dataReceived only formats a debug line (colouring it through click,
             # even when the line is discarded) before calling _dataReceived.
@@ -142,7 +161,7 @@ class DaphneTransport:
         if getattr(protocol, "handshake_deferred", None) is not None:
             protocol.serverReject()
 
-    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         """Make ``run`` daphne's application instance for this connection, in place of the ASGI
         call that accepted it, so that call (and the middleware stack around it) can return.
 
@@ -154,9 +173,9 @@ class DaphneTransport:
         connections = getattr(getattr(protocol, "server", None), "connections", None)
         details = connections.get(protocol) if isinstance(connections, dict) else None
         if not isinstance(details, dict) or "application_instance" not in details:
-            return False
-        details["application_instance"] = asyncio.get_running_loop().create_task(run)
-        return True
+            return None
+        task = details["application_instance"] = asyncio.get_running_loop().create_task(run)
+        return task
 
     def set_flow_control(self, flow: FlowControl) -> None:
         from twisted.web.http import HTTPChannel  # daphne serves on Twisted
@@ -219,11 +238,11 @@ class DaphneTransport:
         if stats is not None:
             stats.outgoingOctetsWireLevel += len(data)
         if (
-            not transport._tempDataLen
+            _plain_tcp(transport)
+            and not transport._tempDataLen
             and transport.offset == len(transport.dataBuffer)
             and transport.connected
             and not transport.disconnecting
-            and _plain_tcp(transport)
         ):
             # Twisted's buffer is empty, so nothing can be overtaken: send now, as asyncio's
             # transports do, instead of registering for writability and sending next turn.

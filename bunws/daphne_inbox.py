@@ -19,6 +19,11 @@ from typing import Any
 
 from bunws.transport import Disconnected
 
+#: Placeholder left in a slot once its message was handed out.
+_TAKEN = b""
+#: Handed-out slots at which the list is compacted (when they are at least half of it).
+_COMPACT_AT = 64
+
 
 class Inbox:
     """Messages received on one daphne connection, awaited by the socket's handler loop."""
@@ -37,7 +42,7 @@ class Inbox:
         protocol.utf8validateIncoming = False  # on_message's decode validates instead
 
     def on_message(self, payload: bytes, is_binary: bool) -> None:
-        """autobahn's callback for a complete message (its UTF-8 already validated)."""
+        """autobahn's callback for a complete message; text is validated by its decode here."""
         protocol = self._protocol
         if protocol.muted:
             return
@@ -55,8 +60,10 @@ class Inbox:
 
     def on_close(self, was_clean: bool, code: int | None, reason: str | None) -> None:
         """autobahn's callback once the connection is gone."""
-        self._daphne_on_close(was_clean, code, reason)  # daphne's bookkeeping and access log
-        self._put(Disconnected(code))
+        try:
+            self._daphne_on_close(was_clean, code, reason)  # daphne's bookkeeping, access log
+        finally:
+            self._put(Disconnected(code))
 
     def _put(self, item: str | bytes | Disconnected) -> None:
         self._items.append(item)
@@ -76,6 +83,12 @@ class Inbox:
                 await waiter
             finally:
                 self._waiter = None
-        item = items[self._next]
-        self._next += 1
+        index = self._next
+        item = items[index]
+        items[index] = _TAKEN  # drop the reference: a handled payload is not kept
+        self._next = index + 1
+        if self._next >= _COMPACT_AT and self._next * 2 >= len(items):
+            # A reader that never fully catches up would otherwise keep every slot.
+            del items[: self._next]
+            self._next = 0
         return item

@@ -31,7 +31,7 @@ class Flusher:
         self._pending: list[Flushable] = []
 
     def add(self, transport: Flushable) -> None:
-        """Flush ``transport`` at the end of this iteration (call when its buffer fills up)."""
+        """Flush ``transport`` at the end of this iteration (call when it queues its first bytes)."""
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(transport)

@@ -173,6 +173,20 @@ class ClientSockets:
 client_sockets = ClientSockets()
 
 
+class ClientSlot:
+    """One socket counted against its address; releasing it again is a no-op."""
+
+    __slots__ = ("_address",)
+
+    def __init__(self, address: str | None) -> None:
+        self._address = address  # None: not counted (no MAX_SOCKETS_PER_CLIENT)
+
+    def release(self) -> None:
+        address, self._address = self._address, None
+        if address is not None:
+            client_sockets.release(address)
+
+
 class RateWindow:
     """Messages a socket sent in the current one-second window (``MAX_MESSAGES_PER_SECOND``)."""
 

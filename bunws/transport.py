@@ -84,9 +84,9 @@ class Transport(Protocol):
         """How the socket's loop awaits its next message (``receive`` is the ASGI callable)."""
         ...
 
-    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
-        """Run the socket's loop apart from the ASGI call that accepted it, if the server
-        allows; False means the caller awaits ``run`` itself."""
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Run the socket's loop as its own task, apart from the ASGI call that accepted it,
+        if the server allows; None means the caller awaits ``run`` itself."""
         ...
 
     def write(self, frame: Frame) -> None: ...
@@ -140,9 +140,9 @@ class AsgiTransport:
     def receiver(self, receive: ASGIReceive) -> Receiver:
         return asgi_receiver(receive)
 
-    def run_detached(self, run: Coroutine[Any, Any, None]) -> bool:
+    def run_detached(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         """ASGI ends the connection when the application returns: the loop stays in it."""
-        return False
+        return None
 
     def write(self, frame: Frame) -> None:
         if self._closed:

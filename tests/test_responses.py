@@ -74,3 +74,18 @@ def test_a_failed_upgrade_is_logged_once_by_bunws_not_again_by_django_request(
     assert response.status_code == 426
     assert [record.name for record in caplog.records] == ["bunws"]
     assert "reason=no_upgrade_header" in caplog.records[0].getMessage()
+
+
+@pytest.mark.django_db(transaction=True)  # so in_atomic_block reflects only the view's
+@pytest.mark.parametrize("atomic_requests", [False, True])
+def test_a_sync_fetch_queries_the_database_through_the_async_view(
+    client: Client, monkeypatch: pytest.MonkeyPatch, atomic_requests: bool
+) -> None:
+    """Django refuses ATOMIC_REQUESTS around async views; bunws's view opts out of it and runs a
+    sync fetch inside transaction.atomic instead, so such projects keep working."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", atomic_requests)
+    response = client.get("/t/ormfetch/")
+    assert response.status_code == 400
+    assert response.content.decode() == f"users=0 atomic={atomic_requests}"

@@ -5,14 +5,17 @@ frames well formed at every length boundary, order kept, nothing lost, close fra
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
+import json
 import os
+import socket
 
 import pytest
 import websockets
 from daphne.server import Server as DaphneServer
 
-from tests.conftest import connect, recv, run
+from tests.conftest import connect, next_event, recv, run
 from tests.servers import Server
 from tests.test_limits_e2e import CLOSE, TEXT, FrameReader, raw_connect, raw_send_text
 
@@ -148,5 +151,41 @@ def test_a_character_split_across_fragments_is_valid_text(server: Server) -> Non
             assert await FrameReader(sock).frame() == (TEXT, "price € 5".encode())
         finally:
             sock.close()
+
+    run(scenario())
+
+
+def test_a_client_that_leaves_while_fetch_runs_never_reaches_open(server: Server) -> None:
+    """daphne queues its disconnect where bunws no longer reads; accept() must notice it."""
+
+    async def scenario() -> None:
+        async with await connect(server, "t/watch/events/") as watch:
+            loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", server.port))
+            key = base64.b64encode(os.urandom(16)).decode()
+            await loop.sock_sendall(
+                sock,
+                (
+                    f"GET /t/slowfetch/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode(),
+            )
+            await asyncio.sleep(0.2)  # fetch is running (it takes 0.6 s)
+            sock.close()
+            deadline = loop.time() + 1.5  # past the end of fetch
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    report = json.loads(await asyncio.wait_for(watch.recv(), left))
+                except TimeoutError:
+                    break
+                assert (report.get("event"), report.get("endpoint")) != ("open", "t-slowfetch")
+            # The endpoint still upgrades a client that waits.
+            async with await connect(server, "t/slowfetch/") as ws:
+                assert (await next_event(watch, "open", "t-slowfetch"))["event"] == "open"
+                await ws.send("still here")
+                assert await recv(ws) == "still here"
 
     run(scenario())

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 import bunws
@@ -175,3 +176,33 @@ bunws.serve(
 )
 from tests.e2eapp import limits_sockets as limits_sockets  # noqa: E402
 from tests.e2eapp import reliability_sockets as reliability_sockets  # noqa: E402
+
+
+async def slow_fetch(request: HttpRequest, server: Endpoint) -> None:
+    """Takes a while to decide, so a client can leave before the upgrade."""
+    await asyncio.sleep(0.6)
+    server.upgrade(request)
+
+
+async def slow_open(ws: ServerWebSocket) -> None:
+    report("open", endpoint="t-slowfetch")
+
+
+bunws.serve(
+    "t/slowfetch/",
+    fetch=slow_fetch,
+    websocket={"open": slow_open, "message": echo_message},
+    name="t-slowfetch",
+)
+
+
+def orm_fetch(request: HttpRequest, server: Endpoint) -> HttpResponse | None:
+    """A sync fetch that queries the database and answers plain requests itself."""
+    if not server.upgrade(request):
+        in_atomic = transaction.get_connection().in_atomic_block
+        count = get_user_model().objects.count()
+        return HttpResponse(f"users={count} atomic={in_atomic}", status=400)
+    return None
+
+
+bunws.serve("t/ormfetch/", fetch=orm_fetch, websocket={"message": echo_message}, name="t-ormfetch")

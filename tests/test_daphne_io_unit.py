@@ -1,0 +1,188 @@
+"""bunws's daphne I/O pieces without a server: the inbox, the per-iteration flusher and the
+transport's queue, against stand-ins for autobahn's protocol and Twisted's TCP transport."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from bunws.daphne_adapter import DaphneTransport
+from bunws.daphne_inbox import Inbox
+from bunws.flush import Flusher
+from bunws.frame import Frame, encode_frame
+from bunws.transport import Disconnected
+
+
+class FakeTcp:
+    """Twisted's TCP transport as the adapter sees it (not plain TCP: no direct send())."""
+
+    _tempDataLen = 0
+    offset = 0
+    dataBuffer = b""
+    connected = True
+    disconnecting = False
+    TLS = False
+
+    def __init__(self, log: list[bytes]) -> None:
+        self.log = log
+
+    def write(self, data: bytes) -> None:
+        self.log.append(data)
+
+
+class FakeProtocol:
+    STATE_OPEN, STATE_CLOSING, STATE_CLOSED = 3, 2, 0
+    muted = False
+    send_queue = ()
+    logOctets = False
+    _perMessageCompress = None
+    trafficStats = None
+    last_ping = 0.0
+
+    def __init__(self) -> None:
+        self.state = self.STATE_OPEN
+        self.wire: list[bytes] = []
+        self.transport = FakeTcp(self.wire)
+        self.invalid: list[str] = []
+        self.daphne_closes: list[Any] = []
+
+    def sendCloseFrame(self, code: int, reasonUtf8: bytes = b"", isReply: bool = False) -> None:
+        self.wire.append(b"CLOSE %d" % code)
+        self.state = self.STATE_CLOSING
+
+    def onClose(self, was_clean: bool, code: int | None, reason: str | None) -> None:
+        self.daphne_closes.append(code)
+
+    def _invalid_payload(self, reason: str) -> bool:
+        self.invalid.append(reason)
+        return False
+
+    def dropConnection(self, abort: bool = False) -> None:
+        self.state = self.STATE_CLOSED
+
+
+def corked_transport(loop: asyncio.AbstractEventLoop) -> tuple[DaphneTransport, FakeProtocol]:
+    """A transport wired as accept() wires it, without a handshake."""
+    protocol = FakeProtocol()
+    transport = DaphneTransport(protocol)
+    transport._flusher = Flusher(loop)
+    send_close_frame = protocol.sendCloseFrame
+
+    def flush_then_close(*args: Any, **kwargs: Any) -> None:
+        transport.flush()
+        send_close_frame(*args, **kwargs)
+
+    protocol.sendCloseFrame = flush_then_close  # type: ignore[method-assign]
+    return transport, protocol
+
+
+def test_one_iterations_sends_leave_in_one_write_at_its_end() -> None:
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        for text in ("a", "b", "c"):
+            transport.write(Frame(text))
+        assert protocol.wire == []  # nothing before the iteration ends
+        await asyncio.sleep(0)
+        assert protocol.wire == [b"".join(encode_frame(t.encode(), False) for t in "abc")]
+
+    asyncio.run(scenario())
+
+
+def test_a_close_frame_from_anyone_goes_out_after_the_queued_messages() -> None:
+    """autobahn's reply to the client's close calls sendCloseFrame too, mid-iteration."""
+
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        transport.write(Frame("last"))
+        protocol.sendCloseFrame(code=1000, isReply=True)  # as autobahn's onCloseFrame does
+        await asyncio.sleep(0)
+        assert protocol.wire == [encode_frame(b"last", False), b"CLOSE 1000"]
+
+    asyncio.run(scenario())
+
+
+def test_abort_drops_what_was_queued() -> None:
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        transport.write(Frame("never sent"))
+        transport.abort()
+        await asyncio.sleep(0)
+        assert protocol.wire == [] and protocol.state == protocol.STATE_CLOSED
+
+    asyncio.run(scenario())
+
+
+def test_a_flood_is_handed_to_twisted_before_the_iteration_ends() -> None:
+    """Over 64 KiB queued goes to Twisted at once, so its buffer can push back."""
+
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        chunk = "x" * 20_000
+        for _ in range(4):
+            transport.write(Frame(chunk))
+        assert len(protocol.wire) == 1 and len(protocol.wire[0]) > 64 * 1024
+
+    asyncio.run(scenario())
+
+
+def test_one_failing_transport_does_not_hold_back_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        def flush(self) -> None:
+            raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        flusher = Flusher(loop)
+        transport, protocol = corked_transport(loop)
+        transport._flusher = flusher
+        flusher.add(Broken())
+        transport.write(Frame("fine"))
+        with caplog.at_level(logging.ERROR, logger="bunws"):
+            await asyncio.sleep(0)
+        assert protocol.wire == [encode_frame(b"fine", False)]
+        assert "writing to" in caplog.text and "boom" in caplog.text
+
+    asyncio.run(scenario())
+
+
+def test_the_inbox_hands_out_messages_in_order_and_keeps_none_it_handed_out() -> None:
+    async def scenario() -> None:
+        protocol = FakeProtocol()
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        received = []
+        for i in range(500):  # the reader never fully catches up: always one behind
+            protocol.onMessage(f"m{i}".encode(), False)  # type: ignore[attr-defined]
+            if i:
+                received.append(await inbox.next_message())
+            assert len(inbox._items) - inbox._next <= 2
+            assert len(inbox._items) <= 130  # compacted, not every message since the start
+        received.append(await inbox.next_message())
+        assert received == [f"m{i}" for i in range(500)]
+
+    asyncio.run(scenario())
+
+
+def test_invalid_utf8_fails_through_autobahn_and_closing_always_reaches_the_reader() -> None:
+    async def scenario() -> None:
+        protocol = FakeProtocol()
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        protocol.onMessage(b"\xc3\x28", False)  # type: ignore[attr-defined]
+        assert protocol.invalid and "invalid UTF-8" in protocol.invalid[0]
+        protocol.onMessage(b"\xc3\x28", True)  # binary: any bytes  # type: ignore[attr-defined]
+        assert await inbox.next_message() == b"\xc3\x28"
+
+        def daphne_fails(*args: Any) -> None:
+            raise RuntimeError("daphne's onClose failed")
+
+        inbox._daphne_on_close = daphne_fails
+        with pytest.raises(RuntimeError):
+            protocol.onClose(False, 1006, None)  # type: ignore[attr-defined]
+        closed = await inbox.next_message()
+        assert isinstance(closed, Disconnected) and closed.code == 1006
+
+    asyncio.run(scenario())
