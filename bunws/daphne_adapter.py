@@ -105,7 +105,7 @@ def _plain_tcp(transport: Any) -> bool:
 class DaphneTransport:
     """Writes to daphne's autobahn protocol, corked per loop iteration (on the loop's thread)."""
 
-    __slots__ = ("_flusher", "_inbox", "_out", "_out_size", "protocol")
+    __slots__ = ("_flusher", "_inbox", "_out", "_out_size", "_send_close_frame", "protocol")
 
     full_fidelity = True
 
@@ -134,13 +134,8 @@ class DaphneTransport:
         self._flusher = flusher()
         # Every close frame, whoever sends it (bunws, autobahn replying to the client's close,
         # daphne's timeouts), goes out after the messages queued before it.
-        send_close_frame = protocol.sendCloseFrame
-
-        def flush_then_close(*args: Any, **kwargs: Any) -> None:
-            self.flush()
-            send_close_frame(*args, **kwargs)
-
-        protocol.sendCloseFrame = flush_then_close
+        self._send_close_frame = protocol.sendCloseFrame
+        protocol.sendCloseFrame = self._flush_then_close
         if _debug_logging_off(protocol):
             # autobahn's dataReceived only formats a debug line (colouring it through click,
             # even when the line is discarded) before calling _dataReceived.
@@ -148,6 +143,11 @@ class DaphneTransport:
         # autobahn's onConnect contract: a (subprotocol, headers) tuple adds response headers.
         del protocol.handshake_deferred
         deferred.callback((None, extra))
+
+    def _flush_then_close(self, *args: Any, **kwargs: Any) -> None:
+        """autobahn's ``sendCloseFrame``, after this iteration's queued messages."""
+        self.flush()
+        self._send_close_frame(*args, **kwargs)
 
     def receiver(self, receive: ASGIReceive) -> Receiver:
         if self._inbox is None:  # not accepted through this transport: plain ASGI events

@@ -69,13 +69,8 @@ def corked_transport(loop: asyncio.AbstractEventLoop) -> tuple[DaphneTransport, 
     protocol = FakeProtocol()
     transport = DaphneTransport(protocol)
     transport._flusher = Flusher(loop)
-    send_close_frame = protocol.sendCloseFrame
-
-    def flush_then_close(*args: Any, **kwargs: Any) -> None:
-        transport.flush()
-        send_close_frame(*args, **kwargs)
-
-    protocol.sendCloseFrame = flush_then_close  # type: ignore[method-assign]
+    transport._send_close_frame = protocol.sendCloseFrame
+    protocol.sendCloseFrame = transport._flush_then_close  # type: ignore[method-assign]
     return transport, protocol
 
 
