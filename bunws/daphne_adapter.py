@@ -32,6 +32,14 @@ try:  # daphne is a dependency, but bunws also runs on other ASGI servers.
 except ImportError:  # pragma: no cover - daphne is installed with bunws
     _DaphneProtocol = None
 
+_TCP_TYPES: tuple[type, ...] = ()
+try:  # what daphne serves on; looked up once, not per flush
+    from twisted.internet.tcp import Connection
+
+    _TCP_TYPES = (Connection,)
+except ImportError:  # pragma: no cover - daphne installs Twisted
+    pass
+
 #: Key under which ``bunws.routing.OriginCheck`` stores the server's own ``send`` callable.
 RAW_SEND_KEY = "bunws.server_send"
 
@@ -85,21 +93,25 @@ def _debug_logging_off(protocol: Any) -> bool:
     return getattr(getattr(protocol.log, "debug", None), "__name__", "") == "_no_op"
 
 
-def _gone(protocol: Any) -> bool:
-    """Whether daphne already saw this connection close (its ``onClose`` ran)."""
+def _connection_details(protocol: Any) -> dict[str, Any] | None:
+    """daphne's record of this connection in ``Server.connections``, if it has one."""
     connections = getattr(getattr(protocol, "server", None), "connections", None)
     details = connections.get(protocol) if isinstance(connections, dict) else None
+    return details if isinstance(details, dict) else None
+
+
+def _gone(protocol: Any) -> bool:
+    """Whether daphne already saw this connection close (its ``onClose`` ran)."""
+    details = _connection_details(protocol)
     transport = getattr(protocol, "transport", None)
-    return (isinstance(details, dict) and "disconnected" in details) or not getattr(
+    return (details is not None and "disconnected" in details) or not getattr(
         transport, "connected", True
     )
 
 
 def _plain_tcp(transport: Any) -> bool:
     """A Twisted TCP connection without TLS: the only kind bunws writes to directly."""
-    from twisted.internet.tcp import Connection
-
-    return isinstance(transport, Connection) and not transport.TLS
+    return isinstance(transport, _TCP_TYPES) and not getattr(transport, "TLS", True)
 
 
 class DaphneTransport:
@@ -131,11 +143,7 @@ class DaphneTransport:
             raise ConnectionError("the client left before the upgrade completed")
         extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
         self._inbox = Inbox(protocol, asyncio.get_running_loop())
-        self._flusher = flusher()
-        # Every close frame, whoever sends it (bunws, autobahn replying to the client's close,
-        # daphne's timeouts), goes out after the messages queued before it.
-        self._send_close_frame = protocol.sendCloseFrame
-        protocol.sendCloseFrame = self._flush_then_close
+        self.start_corking(flusher())
         if _debug_logging_off(protocol):
             # autobahn's dataReceived only formats a debug line (colouring it through click,
             # even when the line is discarded) before calling _dataReceived.
@@ -143,6 +151,14 @@ class DaphneTransport:
         # autobahn's onConnect contract: a (subprotocol, headers) tuple adds response headers.
         del protocol.handshake_deferred
         deferred.callback((None, extra))
+
+    def start_corking(self, flusher: Flusher) -> None:
+        """Queue writes until ``flusher`` ends the loop iteration (accept() calls this)."""
+        self._flusher = flusher
+        # Every close frame, whoever sends it (bunws, autobahn replying to the client's close,
+        # daphne's timeouts), goes out after the messages queued before it.
+        self._send_close_frame = self.protocol.sendCloseFrame
+        self.protocol.sendCloseFrame = self._flush_then_close
 
     def _flush_then_close(self, *args: Any, **kwargs: Any) -> None:
         """autobahn's ``sendCloseFrame``, after this iteration's queued messages."""
@@ -169,10 +185,8 @@ class DaphneTransport:
         exception, cancels it ``application_close_timeout`` after a disconnect and at shutdown.
         The socket's task takes that place, so all of that still applies to it.
         """
-        protocol = self.protocol
-        connections = getattr(getattr(protocol, "server", None), "connections", None)
-        details = connections.get(protocol) if isinstance(connections, dict) else None
-        if not isinstance(details, dict) or "application_instance" not in details:
+        details = _connection_details(self.protocol)
+        if details is None or "application_instance" not in details:
             return None
         task = details["application_instance"] = asyncio.get_running_loop().create_task(run)
         return task
@@ -255,7 +269,6 @@ class DaphneTransport:
         transport.write(data)
 
     def close(self, code: int, reason: str) -> None:
-        self.flush()  # what was sent before close() goes out before the close frame
         protocol = self.protocol
         if protocol.state == protocol.STATE_OPEN:
             # sendClose() refuses the 1xxx codes a server legitimately sends (1001, 1008,

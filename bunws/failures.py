@@ -20,8 +20,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, router, transaction
@@ -40,6 +41,7 @@ from bunws.models import FailedUpgrade
 
 __all__ = [
     "OVERFLOW_PATH",
+    "FailedUpgradeFields",
     "arecord_failed_upgrade",
     "flush_pending",
     "parse_age",
@@ -136,29 +138,30 @@ def _savepoint(alias: str) -> AbstractContextManager[Any]:
     return transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
 
 
+@dataclass(frozen=True, slots=True)
 class _Attempt:
     """One failed upgrade, fitted to the model's columns and already logged."""
 
-    __slots__ = ("diagnosis", "headers", "method", "origin", "query", "row", "user_agent")
+    row: dict[str, str]
+    method: str
+    origin: str
+    user_agent: str
+    headers: HeadersArg
+    query: str | bytes
+    diagnosis: Diagnosis
 
-    def __init__(
-        self,
-        row: dict[str, str],
-        *,
-        method: str,
-        origin: str,
-        user_agent: str,
-        headers: HeadersArg,
-        query: str | bytes,
-        diagnosis: Diagnosis,
-    ) -> None:
-        self.row = row
-        self.method = method
-        self.origin = origin
-        self.user_agent = user_agent
-        self.headers = headers
-        self.query = query
-        self.diagnosis = diagnosis
+
+class FailedUpgradeFields(TypedDict, total=False):
+    """What a caller knows about a failed upgrade; ``reason`` and ``path`` are required."""
+
+    reason: Required[str]
+    path: Required[str]
+    method: str
+    endpoint: str
+    client: ClientArg
+    headers: HeadersArg
+    query: str | bytes
+    diagnosis: Diagnosis | None
 
 
 def _first_header(headers: HeadersArg, name: str) -> str | None:
@@ -175,12 +178,12 @@ def _log_attempt(
     *,
     reason: str,
     path: str,
-    method: str,
-    endpoint: str,
-    client: ClientArg,
-    headers: HeadersArg,
-    query: str | bytes,
-    diagnosis: Diagnosis | None,
+    method: str = "GET",
+    endpoint: str = "",
+    client: ClientArg = None,
+    headers: HeadersArg = (),
+    query: str | bytes = "",
+    diagnosis: Diagnosis | None = None,
 ) -> _Attempt:
     """Log the WARNING line of a failed upgrade and fit it to the columns (no query)."""
     if diagnosis is None:
@@ -210,7 +213,7 @@ def _log_attempt(
         _fit(user_agent, _LOG_FIELD) or "-",
     )
     return _Attempt(
-        row,
+        row=row,
         method=method,
         origin=origin,
         user_agent=user_agent,
@@ -220,28 +223,13 @@ def _log_attempt(
     )
 
 
-def record_failed_upgrade(
-    *,
-    reason: str,
-    path: str,
-    method: str = "GET",
-    endpoint: str = "",
-    client: ClientArg = None,
-    headers: HeadersArg = (),
-    query: str | bytes = "",
-    diagnosis: Diagnosis | None = None,
-) -> None:
-    """Log one WARNING line for a failed upgrade and record it, never raising on database errors."""
-    attempt = _log_attempt(
-        reason=reason,
-        path=path,
-        method=method,
-        endpoint=endpoint,
-        client=client,
-        headers=headers,
-        query=query,
-        diagnosis=diagnosis,
-    )
+def record_failed_upgrade(**fields: Unpack[FailedUpgradeFields]) -> None:
+    """Log one WARNING line for a failed upgrade and record it, never raising on database errors.
+
+    Fields: ``reason`` and ``path``; optionally ``method`` ("GET"), ``endpoint``, ``client``
+    (``host``, ``host:port`` or a scope's tuple), ``headers``, ``query`` and ``diagnosis``.
+    """
+    attempt = _log_attempt(**fields)
     if not _deferred(attempt.row):
         _persist(attempt)
 
@@ -483,29 +471,10 @@ def clear_cache() -> None:
         _pending.clear()
 
 
-async def arecord_failed_upgrade(
-    *,
-    reason: str,
-    path: str,
-    method: str = "GET",
-    endpoint: str = "",
-    client: ClientArg = None,
-    headers: HeadersArg = (),
-    query: str | bytes = "",
-    diagnosis: Diagnosis | None = None,
-) -> None:
+async def arecord_failed_upgrade(**fields: Unpack[FailedUpgradeFields]) -> None:
     """Async form of :func:`record_failed_upgrade`: logs and counts a repeat on the event loop,
     and only a database write goes to Django's main sync thread."""
-    attempt = _log_attempt(
-        reason=reason,
-        path=path,
-        method=method,
-        endpoint=endpoint,
-        client=client,
-        headers=headers,
-        query=query,
-        diagnosis=diagnosis,
-    )
+    attempt = _log_attempt(**fields)
     if not _deferred(attempt.row):
         await sync_to_async(_persist, thread_sensitive=True)(attempt)
 

@@ -64,13 +64,13 @@ class FakeProtocol:
         self.state = self.STATE_CLOSED
 
 
-def corked_transport(loop: asyncio.AbstractEventLoop) -> tuple[DaphneTransport, FakeProtocol]:
-    """A transport wired as accept() wires it, without a handshake."""
+def corked_transport(
+    loop: asyncio.AbstractEventLoop, flusher: Flusher | None = None
+) -> tuple[DaphneTransport, FakeProtocol]:
+    """A transport corking as accept() sets it up, without a handshake."""
     protocol = FakeProtocol()
     transport = DaphneTransport(protocol)
-    transport._flusher = Flusher(loop)
-    transport._send_close_frame = protocol.sendCloseFrame
-    protocol.sendCloseFrame = transport._flush_then_close  # type: ignore[method-assign]
+    transport.start_corking(flusher or Flusher(loop))
     return transport, protocol
 
 
@@ -133,8 +133,7 @@ def test_one_failing_transport_does_not_hold_back_the_others(
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         flusher = Flusher(loop)
-        transport, protocol = corked_transport(loop)
-        transport._flusher = flusher
+        transport, protocol = corked_transport(loop, flusher)
         flusher.add(Broken())
         transport.write(Frame("fine"))
         with caplog.at_level(logging.ERROR, logger="bunws"):
