@@ -1,4 +1,9 @@
-"""Read-only admin for failed upgrade attempts: filter by reason and endpoint, read the hint."""
+"""Read-only admin for failed upgrade attempts: filter by reason and endpoint, read the hint.
+
+The list names what was refused in each row (the origin of an origin refusal, the status fetch
+answered with, the method or header a plain request got wrong), so nobody has to open rows one
+by one to tell them apart.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from bunws import diagnosis as d
 from bunws.models import FailedUpgrade
 
 # ModelAdmin is generic only in django-stubs; at runtime it cannot be subscripted.
@@ -25,20 +31,22 @@ class FailedUpgradeAdmin(_ModelAdmin):
     list_display = (
         "last_seen",
         "reason",
+        "refused",
+        "status",
         "endpoint",
         "method",
         "path",
         "client_address",
         "count",
     )
-    list_filter = ("reason", "endpoint", ("last_seen", admin.DateFieldListFilter))
+    list_filter = ("reason", "status", "endpoint", ("last_seen", admin.DateFieldListFilter))
     search_fields = ("path", "client_address", "user_agent", "origin")
     date_hierarchy = "last_seen"
     ordering = ("-last_seen",)
     list_per_page = 50
     show_full_result_count = False
     fieldsets = (
-        ("Diagnosis", {"fields": ("reason", "diagnosis", "hint")}),
+        ("Diagnosis", {"fields": ("reason", "status", "diagnosis", "hint")}),
         (
             "Request",
             {"fields": ("endpoint", "method", "path", "query", "client_address", "origin")},
@@ -48,6 +56,7 @@ class FailedUpgradeAdmin(_ModelAdmin):
     )
     readonly_fields = (
         "reason",
+        "status",
         "diagnosis",
         "hint",
         "endpoint",
@@ -62,6 +71,25 @@ class FailedUpgradeAdmin(_ModelAdmin):
         "user_agent",
         "headers_display",
     )
+
+    @admin.display(description="what was refused")
+    def refused(self, obj: FailedUpgrade) -> str | None:
+        """Name the value the failure is about, where the reason has one (else the list's "-")."""
+        headers = obj.headers if isinstance(obj.headers, dict) else {}
+        if obj.reason == d.ORIGIN_NOT_ALLOWED:
+            return f"origin {obj.origin}" if obj.origin else "no Origin header"
+        if obj.reason == d.FETCH_ANSWERED:
+            return "fetch answered" if obj.status is None else f"fetch answered {obj.status}"
+        if obj.reason == d.WRONG_METHOD:
+            return f"method {obj.method}"
+        if obj.reason == d.UPGRADE_NOT_WEBSOCKET:
+            return f"Upgrade: {headers.get('upgrade', '')}"
+        if obj.reason == d.CONNECTION_NOT_UPGRADE:
+            connection = headers.get("connection")
+            return "no Connection header" if connection is None else f"Connection: {connection}"
+        if obj.reason == d.NO_SUCH_ENDPOINT:
+            return f"path {obj.path}"
+        return None
 
     @admin.display(description="headers (credentials removed)")
     def headers_display(self, obj: FailedUpgrade) -> str:

@@ -131,6 +131,8 @@ class Bridge:
         self.hub = local_hub
         self.loop = loop
         self.outage = Outage()
+        #: Layer messages whose local delivery raised (each logged); receiving went on.
+        self.delivery_failures = 0
         self._queue: deque[tuple[str, str | bytes, int]] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
@@ -257,7 +259,17 @@ class Bridge:
             if backoff > 0.05:
                 backoff = 0.05
                 self.outage.succeeded()
-            self._deliver(message)
+            try:
+                self._deliver(message)
+            except Exception:
+                # One bad message (or a bug in one socket's write path) must not end delivery
+                # for the life of the process: log it, count it, keep receiving.
+                self.delivery_failures += 1
+                logger.exception(
+                    "bunws: could not deliver a message from the channel layer (%d so far); "
+                    "receiving goes on",
+                    self.delivery_failures,
+                )
 
     def _deliver(self, message: dict[str, Any]) -> None:
         if message.get("type") != MESSAGE_TYPE or message.get("o") == PROCESS_ID:

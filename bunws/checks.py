@@ -4,32 +4,30 @@ Ids are stable: silence one with ``SILENCED_SYSTEM_CHECKS = ["bunws.W002"]``.
 
 ========== ==============================================================================
 bunws.E001 ``daphne`` is not in ``INSTALLED_APPS``
-bunws.E002 ``daphne`` is in ``INSTALLED_APPS`` but not first
+bunws.E002 ``daphne`` comes after an app with its own ``runserver`` (``staticfiles``)
 bunws.E003 ``ASGI_APPLICATION`` is not set
 bunws.E004 ``ASGI_APPLICATION`` cannot be imported
-bunws.E005 ``ASGI_APPLICATION`` does not route WebSockets to bunws
 bunws.E006 two endpoints serve the same route
 bunws.W001 ``bunws.urls`` is not included, so plain requests get 404 instead of 426
 bunws.W002 the in-memory channel layer with ``DEBUG = False``
-bunws.W003 an endpoint's ``max_payload_length`` is above daphne's own message size limit
+bunws.W003 an endpoint's ``max_payload_length`` is 0: nothing bounds the size of a message
 bunws.W004 autobahn runs without its compiled accelerators (NVX): large messages are ~20x slower
+bunws.W005 ``ASGI_APPLICATION`` seems not to route WebSockets to bunws (was ``bunws.E005``)
 ========== ==============================================================================
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.management import find_commands
 from django.urls import get_resolver
 from django.utils.module_loading import import_string
-
-#: daphne's default ``--websocket-max-message-size`` (and runserver's, unless
-#: ``DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE`` is set).
-DAPHNE_MAX_MESSAGE_SIZE = 1024 * 1024
 
 _IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 _ASGI_EXAMPLE = (
@@ -38,13 +36,22 @@ _ASGI_EXAMPLE = (
 )
 
 
+def _has_runserver(app_config: AppConfig) -> bool:
+    """Whether an app ships its own ``runserver`` command (found as Django finds commands)."""
+    return "runserver" in find_commands(os.path.join(app_config.path, "management"))
+
+
 @register(Tags.compatibility)
 def check_daphne_first(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """daphne must be installed and listed first so ``runserver`` serves WebSockets."""
-    apps = list(settings.INSTALLED_APPS)
-    if "daphne" not in apps:
+    """daphne's ``runserver`` must be the one in effect, so ``runserver`` serves WebSockets.
+
+    Django takes a command from the first installed app that has it, so daphne must come before
+    every other app with a ``runserver`` (``django.contrib.staticfiles``), which is what daphne's
+    own check (``daphne.E001``) asks; its place among the other apps does not matter.
+    """
+    if not apps.is_installed("daphne"):
         return [
             Error(
                 "'daphne' is not in INSTALLED_APPS, so runserver cannot serve WebSockets.",
@@ -52,32 +59,47 @@ def check_daphne_first(
                 id="bunws.E001",
             )
         ]
-    if apps[0] != "daphne":
-        return [
-            Error(
-                f"'daphne' is in INSTALLED_APPS at position {apps.index('daphne') + 1}, not first: "
-                "Django's own runserver would shadow daphne's and refuse WebSockets.",
-                hint="Move 'daphne' to the top of INSTALLED_APPS.",
-                id="bunws.E002",
-            )
-        ]
+    for app_config in apps.get_app_configs():
+        if app_config.name == "daphne":
+            return []
+        if _has_runserver(app_config):
+            return [
+                Error(
+                    f"'daphne' is in INSTALLED_APPS after {app_config.name!r}, whose own "
+                    "runserver command then shadows daphne's: runserver serves plain HTTP and "
+                    "refuses every WebSocket handshake.",
+                    hint=f"Move 'daphne' before {app_config.name!r} in INSTALLED_APPS (first "
+                    "is simplest).",
+                    id="bunws.E002",
+                )
+            ]
     return []
+
+
+def _attribute(app: Any, name: str) -> Any:
+    """``getattr(app, name, None)`` that survives a property raising: the walk only guesses."""
+    try:
+        return getattr(app, name, None)
+    except Exception:
+        return None
 
 
 def _children(app: Any) -> Iterator[Any]:
     """The applications one layer inside ``app`` (routers, middleware, validators)."""
-    mapping = getattr(app, "application_mapping", None)  # ProtocolTypeRouter
+    mapping = _attribute(app, "application_mapping")  # ProtocolTypeRouter
     if isinstance(mapping, dict):
         yield mapping.get("websocket")
         return
     for attribute in ("inner", "application", "app"):  # middleware and validators
-        inner = getattr(app, attribute, None)
+        inner = _attribute(app, attribute)
         if inner is not None and inner is not app:
             yield inner
-    for route in getattr(app, "routes", None) or ():  # URLRouter
-        yield getattr(route, "callback", None)
-        yield from getattr(route, "url_patterns", ())  # include()d resolvers
-    callback = getattr(app, "callback", None)  # a URLPattern inside a resolver
+    routes = _attribute(app, "routes")  # URLRouter
+    for route in routes if isinstance(routes, list | tuple) else ():
+        yield _attribute(route, "callback")
+        patterns = _attribute(route, "url_patterns")  # include()d resolvers
+        yield from patterns if isinstance(patterns, list | tuple) else ()
+    callback = _attribute(app, "callback")  # a URLPattern inside a resolver
     if callback is not None:
         yield callback
 
@@ -130,16 +152,23 @@ def check_asgi_application(
                 id="bunws.E004",
             )
         ]
-    if not reaches_bunws(application):
-        return [
-            Error(
-                f"ASGI_APPLICATION {path!r} does not route WebSocket connections to bunws, so "
-                "handshakes to bunws endpoints never reach them.",
-                hint=f"Wrap it in channels.routing.ProtocolTypeRouter with {_ASGI_EXAMPLE}.",
-                id="bunws.E005",
-            )
-        ]
-    return []
+    # A guess from the application's inner structure, so a Warning: an Error here would stop
+    # every manage.py command of a project whose middleware keeps its inner app elsewhere.
+    # Formerly bunws.E005; that id still silences it.
+    if "bunws.E005" in settings.SILENCED_SYSTEM_CHECKS or reaches_bunws(application):
+        return []
+    return [
+        Warning(
+            f"ASGI_APPLICATION {path!r} does not route WebSocket connections to bunws, so "
+            "handshakes to bunws endpoints never reach them.",
+            hint=f"Wrap it in channels.routing.ProtocolTypeRouter with {_ASGI_EXAMPLE}. This "
+            "check looks through ProtocolTypeRouter, URLRouter and middleware that keep the "
+            "application they wrap as .inner, .application or .app; if yours keeps it under "
+            "another name and handshakes do reach bunws (manage.py bunws_probe URL), "
+            "silence bunws.W005.",
+            id="bunws.W005",
+        )
+    ]
 
 
 @register(Tags.urls)
@@ -202,34 +231,29 @@ def check_channel_layer(
 
 
 @register(Tags.compatibility)
-def check_options_daphne_overrides(
+def check_unbounded_payload_length(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """An endpoint payload limit above daphne's own is never reached: daphne closes first."""
-    from bunws.options import OPTION_DEFAULTS
+    """``max_payload_length=0`` leaves one message's size, and so its memory, unbounded.
+
+    On daphne the endpoint's limit replaces daphne's ``--websocket-max-message-size`` for its
+    sockets, so a limit above daphne's is fine; 0 means no limit there either.
+    """
     from bunws.registry import endpoints
 
-    daphne_limit = int(getattr(settings, "DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE", 0) or 0)
-    daphne_limit = daphne_limit or DAPHNE_MAX_MESSAGE_SIZE
-    messages: list[CheckMessage] = []
-    for endpoint in endpoints():
-        limit = endpoint.config.max_payload_length
-        explicit = limit != OPTION_DEFAULTS["max_payload_length"]
-        if explicit and (limit == 0 or limit > daphne_limit):
-            shown = "unlimited (0)" if limit == 0 else f"{limit} bytes"
-            messages.append(
-                Warning(
-                    f"endpoint {endpoint.name!r} sets max_payload_length to {shown}, but daphne "
-                    f"closes the connection (1009) on any message above {daphne_limit} bytes "
-                    "before bunws sees it.",
-                    hint="Raise daphne's limit too: `daphne --websocket-max-message-size N "
-                    "--websocket-max-frame-size N`, and for runserver "
-                    "DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE / DAPHNE_WEBSOCKET_MAX_FRAME_SIZE.",
-                    obj=endpoint.name,
-                    id="bunws.W003",
-                )
-            )
-    return messages
+    return [
+        Warning(
+            f"endpoint {endpoint.name!r} sets max_payload_length to 0 (no limit): a client can "
+            "make this process hold a message of any size in memory; daphne's "
+            "--websocket-max-message-size does not apply to bunws sockets.",
+            hint="Set a finite max_payload_length (Bun's default, 16 MiB, if you leave it "
+            "out), or silence bunws.W003 if every client of this endpoint is trusted.",
+            obj=endpoint.name,
+            id="bunws.W003",
+        )
+        for endpoint in endpoints()
+        if endpoint.config.max_payload_length == 0
+    ]
 
 
 @register(Tags.compatibility)

@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from bunws import pubsub, shutdown
 from bunws.conf import get_config
 from bunws.daphne_adapter import daphne_transport
-from bunws.diagnosis import FETCH_DECLINED, diagnosis_for
+from bunws.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED, diagnosis_for
 from bunws.failures import arecord_failed_upgrade
 from bunws.hub import hub
 from bunws.limits import (
@@ -28,6 +28,7 @@ from bunws.limits import (
     client_sockets,
     idle_sweeper,
 )
+from bunws.origins import claim, endpoint_allows
 from bunws.request import handshake_request
 from bunws.socket import OPEN, ServerWebSocket
 from bunws.transport import AsgiTransport, Disconnected, Transport
@@ -53,8 +54,25 @@ def client_host(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
+#: Scope key of a list that ``bunws.testing`` puts in the scope to learn why a handshake was
+#: refused (daphne answers every refusal with a bare 403, so a client cannot tell them apart).
+REFUSALS_KEY = "bunws.refusals"
+
+#: The refusal reason for a client over ``BUNWS["MAX_SOCKETS_PER_CLIENT"]`` (logged as a
+#: WARNING line, not as a failed-upgrade row).
+TOO_MANY_SOCKETS = "too_many_sockets"
+
+
+def note_refusal(scope: Scope, reason: str, endpoint: str = "") -> None:
+    """Tell a test client that asked (``REFUSALS_KEY``) why this handshake is refused."""
+    refusals = scope.get(REFUSALS_KEY)
+    if refusals is not None:
+        refusals.append((reason, endpoint))
+
+
 async def record_refusal(scope: Scope, reason: str, endpoint: str = "", **extra: Any) -> None:
     """Log and store a refused handshake."""
+    note_refusal(scope, reason, endpoint)
     headers = scope_headers(scope)
     origin = dict(headers).get("origin")
     await arecord_failed_upgrade(
@@ -84,8 +102,13 @@ class EndpointApp:
                 f"bunws endpoint {self.endpoint.name!r} got a {scope['type']!r} scope; its HTTP "
                 f"side is served by Django: add path('', include('bunws.urls')) to your URLconf."
             )
+        decision = claim(scope, self.endpoint.name)  # before the receive OriginCheck guards
         first = await receive()
         if first["type"] != "websocket.connect":
+            return
+        if not endpoint_allows(scope, decision, self.endpoint.allowed_origins):
+            await record_refusal(scope, ORIGIN_NOT_ALLOWED, self.endpoint.name)
+            await send({"type": "websocket.close", "code": 1000})
             return
         pubsub.bind_loop()
         shutdown.install()
@@ -101,6 +124,7 @@ class EndpointApp:
                 client_sockets.count(address),
                 per_client,
             )
+            note_refusal(scope, TOO_MANY_SOCKETS, self.endpoint.name)
             await send({"type": "websocket.close", "code": 1008})
             return
         slot = ClientSlot(address if per_client else None)
@@ -137,7 +161,8 @@ class EndpointApp:
             await record_refusal(scope, FETCH_DECLINED, self.endpoint.name)
             await send({"type": "websocket.close", "code": 1000})
             return None
-        transport: Transport = daphne_transport(scope, send) or AsgiTransport(send)
+        limit = self.endpoint.config.max_payload_length
+        transport: Transport = daphne_transport(scope, send, limit) or AsgiTransport(send)
         try:
             await transport.accept(state.headers)
         except ConnectionError:

@@ -2,10 +2,13 @@
 
 Every socket-serving process writes its per-topic counts to one hash,
 ``{prefix}:bunws:counts:{process id}`` (fields ``t:<topic>`` plus ``alive``), every half second,
-with a 5 s time-to-live, and lists itself in the set ``{prefix}:bunws:procs``; ``prefix`` is
-the layer's ``prefix`` setting ("asgi" by default). A count reads the other processes' hashes
-in one round trip and forgets processes whose hash expired (they stopped or were killed).
-Layers other than ``channels_redis`` have no such store: counts are then this process's only.
+with a 5 s time-to-live, and lists itself in the sorted set ``{prefix}:bunws:processes``, scored
+by the Redis server's clock at its last write; ``prefix`` is the layer's ``prefix`` setting
+("asgi" by default). Every write also drops the ids not refreshed for ``PROCESS_TTL`` seconds
+and renews the set's own time-to-live, so ids of killed processes never pile up, whether or not
+anyone reads counts. A count reads the other processes' hashes in one round trip and forgets
+processes whose hash expired (they stopped or were killed). Layers other than ``channels_redis``
+have no such store: counts are then this process's only.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from bunws.hub import Hub
 logger = logging.getLogger("bunws")
 
 TTL = 5
+#: Seconds after its last write that a process id leaves the registry (and the registry's TTL).
+PROCESS_TTL = 60
+
+# Scored by the Redis server's own clock, so processes on hosts with skewed clocks agree.
+_REGISTER = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
 PUSH_TIMEOUT = 2.0
 READ_TIMEOUT = 0.5
 #: After a failed read, counts are local-only for this long instead of waiting on Redis again.
@@ -45,7 +58,8 @@ def redis_settings() -> tuple[dict[str, Any], str] | None:
 
 
 def procs_key(prefix: str) -> str:
-    return f"{prefix}:bunws:procs"
+    """The sorted set of live process ids, scored by their last write."""
+    return f"{prefix}:bunws:processes"
 
 
 def counts_key(prefix: str, process: str) -> str:
@@ -96,7 +110,7 @@ class CountPublisher:
             pipe.hdel(self.key, *(field(t) for t in removed))
         pipe.hset(self.key, "alive", 1)
         pipe.expire(self.key, TTL)
-        pipe.sadd(self.procs, self.process)
+        pipe.eval(_REGISTER, 1, self.procs, self.process, PROCESS_TTL)
         try:
             await asyncio.wait_for(pipe.execute(), PUSH_TIMEOUT)
         except Exception:
@@ -143,7 +157,7 @@ def remote_count(topic: str) -> int:
     host, prefix = found
     try:
         client = _sync_client(host)
-        others = [p for p in client.smembers(procs_key(prefix)) if p.decode() != PROCESS_ID]
+        others = [p for p in client.zrange(procs_key(prefix), 0, -1) if p.decode() != PROCESS_ID]
         if not others:
             return 0
         pipe = client.pipeline(transaction=False)
@@ -156,7 +170,7 @@ def remote_count(topic: str) -> int:
             else:
                 total += int(count or 0)
         if dead:
-            client.srem(procs_key(prefix), *dead)
+            client.zrem(procs_key(prefix), *dead)
     except redis.RedisError as exc:
         _read_failed_at[0] = time.monotonic()
         logger.warning(

@@ -121,7 +121,7 @@ class DaphneTransport:
 
     full_fidelity = True
 
-    def __init__(self, protocol: Any) -> None:
+    def __init__(self, protocol: Any, max_payload_length: int | None = None) -> None:
         self.protocol = protocol
         self._inbox: Inbox | None = None
         self._flusher: Flusher | None = None
@@ -130,6 +130,12 @@ class DaphneTransport:
         # RFC 6455 7.1.7/8.1: on invalid UTF-8 or an oversize frame, send the close code
         # (1007, 1009) before dropping, instead of autobahn's default of dropping at once.
         protocol.failByDrop = False
+        if max_payload_length is not None:
+            # The endpoint's limit replaces daphne's --websocket-max-message-size/-frame-size
+            # (autobahn copied them onto this connection; 0 is no limit in both). autobahn
+            # checks it as each frame header arrives, before reading the payload.
+            protocol.maxMessagePayloadSize = max_payload_length
+            protocol.maxFramePayloadSize = max_payload_length
 
     def __repr__(self) -> str:
         return f"<DaphneTransport {getattr(self.protocol, 'peer', '?')}>"
@@ -141,7 +147,11 @@ class DaphneTransport:
             raise ConnectionError("the handshake was abandoned before the upgrade completed")
         if _gone(protocol):  # left while fetch ran: daphne's disconnect is already queued
             raise ConnectionError("the client left before the upgrade completed")
-        extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        # A list per name: autobahn writes one header line per value, so repeated headers
+        # (two Set-Cookie) each reach the client.
+        extra: dict[str, list[str]] = {}
+        for name, value in headers:
+            extra.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
         self._inbox = Inbox(protocol, asyncio.get_running_loop())
         self.start_corking(flusher())
         if _debug_logging_off(protocol):
@@ -308,9 +318,12 @@ class DaphneTransport:
         )
 
 
-def daphne_transport(scope: dict[str, Any], send: Any) -> DaphneTransport | None:
-    """A ``DaphneTransport`` when the connection is served by daphne, else None."""
+def daphne_transport(
+    scope: dict[str, Any], send: Any, max_payload_length: int | None = None
+) -> DaphneTransport | None:
+    """A ``DaphneTransport`` when the connection is served by daphne, else None; with
+    ``max_payload_length``, that (not daphne's flags) limits the messages it receives."""
     protocol = find_protocol(scope.get(RAW_SEND_KEY) or send)
     if protocol is None:
         return None
-    return DaphneTransport(protocol)
+    return DaphneTransport(protocol, max_payload_length)

@@ -6,9 +6,13 @@ daphne's ``onMessage`` wraps every frame in an ASGI event dict and puts it on an
 burst of frames read in one go wakes the socket's loop once, and each message costs an append
 and an index. A list, not a deque: an idle socket's empty list is 56 bytes, a deque's 600.
 
-Text is validated once: autobahn's incremental UTF-8 validator is switched off for the
-connection, and the ``decode`` that turns the payload into ``str`` (which daphne does anyway)
-rejects invalid UTF-8, failing the connection with 1007 through autobahn's own path.
+Text in one frame is validated once: autobahn's incremental UTF-8 validator is switched off for
+the connection, and the ``decode`` that turns the payload into ``str`` (which daphne does anyway)
+rejects invalid UTF-8, failing the connection with 1007 through autobahn's own path. A text
+message whose first frame is not final switches the validator back on for that message only, so
+a bad fragment fails the connection as it arrives, not once the client sends the last one
+(RFC 6455 8.1). A message over the endpoint's limit, which autobahn checks as each frame's header
+arrives, is closed with 1009 and the reason bunws gives everywhere.
 """
 
 from __future__ import annotations
@@ -39,7 +43,33 @@ class Inbox:
         self._daphne_on_close = protocol.onClose
         protocol.onMessage = self.on_message
         protocol.onClose = self.on_close
+        protocol.onMessageBegin = self.on_message_begin
+        protocol._max_message_size_exceeded = self.on_too_big
         protocol.utf8validateIncoming = False  # on_message's decode validates instead
+
+    def on_message_begin(self, is_binary: bool) -> None:
+        """autobahn's ``onMessageBegin``, done here (not wrapped) to keep it one call a message;
+        a fragmented text message is UTF-8 checked frame by frame, as it arrives."""
+        protocol = self._protocol
+        protocol.message_is_binary = is_binary
+        protocol.message_data = []
+        protocol.message_data_total_length = 0
+        if not is_binary and not protocol.current_frame.fin:
+            # RFC 6455 8.1: fail on invalid UTF-8 as soon as it arrives. autobahn's onFrameData
+            # feeds every later payload chunk to the validator, and the final frame's end
+            # checks that the text did not stop inside a code point.
+            protocol.utf8validator.reset()
+            protocol.utf8validateLast = (True, True, 0, 0)
+            protocol.utf8validateIncomingCurrentMessage = True
+
+    def on_too_big(self, size: int, limit: int, reason: str) -> None:
+        """autobahn's ``_max_message_size_exceeded``: a frame header took the message past the
+        endpoint's ``max_payload_length``; closes with 1009 before its payload is read."""
+        protocol = self._protocol
+        known = protocol.current_frame is not None and protocol.current_frame.fin
+        size_text = f"{size}" if known else f"at least {size}"
+        # RFC 6455 7.4.1: 1009 = message too big; the reason bunws gives on every server.
+        protocol._fail_connection(1009, f"message of {size_text} bytes exceeds {limit}")
 
     def on_message(self, payload: bytes, is_binary: bool) -> None:
         """autobahn's callback for a complete message; text is validated by its decode here."""

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 __all__ = [
     "CONNECTION_NOT_UPGRADE",
+    "FETCH_ANSWERED",
     "FETCH_DECLINED",
     "HANDSHAKE_NOT_UPGRADED",
     "NO_SUCH_ENDPOINT",
@@ -24,6 +25,7 @@ __all__ = [
     "Diagnosis",
     "diagnose",
     "diagnosis_for",
+    "expected_status",
     "redact_headers",
     "redact_query",
     "redact_url",
@@ -35,6 +37,7 @@ CONNECTION_NOT_UPGRADE = "connection_not_upgrade"
 HANDSHAKE_NOT_UPGRADED = "handshake_not_upgraded"
 WRONG_METHOD = "wrong_method"
 FETCH_DECLINED = "fetch_declined"
+FETCH_ANSWERED = "fetch_answered"
 ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 NO_SUCH_ENDPOINT = "no_such_endpoint"
 
@@ -45,6 +48,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     (HANDSHAKE_NOT_UPGRADED, "handshake arrived as plain HTTP"),
     (WRONG_METHOD, "method is not GET"),
     (FETCH_DECLINED, "upgrade declined by the endpoint"),
+    (FETCH_ANSWERED, "fetch answered the request itself"),
     (ORIGIN_NOT_ALLOWED, "origin not allowed"),
     (NO_SUCH_ENDPOINT, "no such endpoint"),
 )
@@ -93,6 +97,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Check what the endpoint's fetch handler requires (for example a login, a query "
         "parameter or a header) and connect again with `new WebSocket(url)` once the request "
         "meets it.",
+    ),
+    FETCH_ANSWERED: (
+        "The endpoint's fetch handler answered this plain HTTP request with its own response "
+        "instead of a WebSocket upgrade.",
+        "This is the endpoint's own answer, not a bunws error: if the client meant to open a "
+        "WebSocket, connect with `new WebSocket(url)` and meet what fetch requires (for example "
+        "a login); otherwise check why fetch answered with this status.",
     ),
     ORIGIN_NOT_ALLOWED: (
         "The WebSocket handshake came from an origin this endpoint does not allow, so it was "
@@ -213,8 +224,35 @@ def _tokens(value: str) -> set[str]:
     return {part.strip().lower() for part in value.split(",") if part.strip()}
 
 
-def diagnosis_for(reason: str, *, origin: str | None = None, path: str | None = None) -> Diagnosis:
-    """Return the standard summary and hint for a reason code, naming origin or path if given."""
+# What the client is answered for each reason when the caller does not say: a plain request gets
+# bunws's 426; a refused handshake gets 403, the ASGI spec's answer to a close before accept.
+# fetch_answered has no default: the status is whatever fetch's response carried.
+_STATUS: dict[str, int] = {
+    NO_UPGRADE_HEADER: 426,
+    UPGRADE_NOT_WEBSOCKET: 426,
+    CONNECTION_NOT_UPGRADE: 426,
+    HANDSHAKE_NOT_UPGRADED: 426,
+    WRONG_METHOD: 426,
+    FETCH_DECLINED: 403,
+    ORIGIN_NOT_ALLOWED: 403,
+    NO_SUCH_ENDPOINT: 403,
+}
+
+
+def expected_status(reason: str) -> int | None:
+    """The HTTP status a client gets for ``reason`` (426 or 403), or None where it varies."""
+    return _STATUS.get(reason)
+
+
+def diagnosis_for(
+    reason: str,
+    *,
+    origin: str | None = None,
+    path: str | None = None,
+    status: int | None = None,
+) -> Diagnosis:
+    """Return the standard summary and hint for a reason code, naming origin, path or the status
+    fetch answered with, where given."""
     try:
         summary, hint = _TEXTS[reason]
     except KeyError:
@@ -237,6 +275,13 @@ def diagnosis_for(reason: str, *, origin: str | None = None, path: str | None = 
         summary = (
             f"The fetch handler of the endpoint at {_quoted(path)} declined to upgrade this "
             "request to a WebSocket."
+        )
+    elif reason == FETCH_ANSWERED:
+        where = "of the endpoint" if path is None else f"of the endpoint at {_quoted(path)}"
+        answer = "its own response" if status is None else f"its own response, status {status},"
+        summary = (
+            f"The fetch handler {where} answered this plain HTTP request with {answer} "
+            "instead of a WebSocket upgrade."
         )
     return Diagnosis(reason, summary, hint)
 

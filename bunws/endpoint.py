@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
 
@@ -44,11 +44,17 @@ def default_name(route: str) -> str:
 
 
 def _as_async(handler: Handler) -> Handler:
-    """Async handlers run as they are; sync ones in a worker thread (they may use the ORM)."""
+    """Async handlers run as they are; sync ones in a worker thread (they may use the ORM).
+
+    Like Channels' ``database_sync_to_async``, each sync call closes the thread's unusable or
+    expired database connections before and after it, so a worker thread does not keep a
+    connection the database has dropped (a restart, a failover) or one past ``CONN_MAX_AGE``.
+    """
     if inspect.iscoroutinefunction(handler):
         return handler
     # thread_sensitive=False: a slow sync handler blocks only its own socket, not all of them.
-    return sync_to_async(handler, thread_sensitive=False)
+    sync_handler: Handler = DatabaseSyncToAsync(handler, thread_sensitive=False)
+    return sync_handler
 
 
 def _check_route(route: object) -> str:

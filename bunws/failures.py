@@ -2,6 +2,9 @@
 
 A flood of identical failures from one client becomes one row whose ``count`` grows, updated by a
 single ``UPDATE`` on the primary key; database trouble is logged, never raised, so the 426 goes out.
+A row deleted meanwhile (admin, ``bunws_prune``, housekeeping, a rolled-back transaction) loses
+nothing: the repeat whose ``UPDATE`` matches no row, written at once or flushed later, starts a
+new row with the repeats it carries.
 
 The table stays bounded under a flood of *distinct* failures too (random paths, many addresses):
 each process creates at most ``FAILED_UPGRADE_ROWS_PER_WINDOW`` new rows per window and folds the
@@ -33,6 +36,7 @@ from bunws.conf import get_config
 from bunws.diagnosis import (
     Diagnosis,
     diagnosis_for,
+    expected_status,
     redact_headers,
     redact_query,
     redact_url,
@@ -56,13 +60,14 @@ ClientArg = str | tuple[str, int] | list[Any] | None
 
 _CACHE_SIZE = 1024
 _LOG_FIELD = 200
-_Key = tuple[str, str, str, str]
+# (reason, endpoint, path, client address, status): what makes two failures the same row.
+_Key = tuple[str, str, str, str, int | None]
 # key -> (pk, last_seen); lets a flood update its row by primary key.
 _cache: OrderedDict[_Key, tuple[int, datetime]] = OrderedDict()
 _cache_lock = threading.Lock()
 
-# pk -> (repeats not yet written, last seen): bumps deferred to one UPDATE per interval.
-_pending: dict[int, tuple[int, datetime]] = {}
+# pk -> repeats not yet written: bumps deferred to one UPDATE per interval.
+_pending: dict[int, _Pending] = {}
 _flush_timer: list[threading.Timer] = []
 
 #: ``path`` (and ``client_address``) of the row that counts failures beyond the window's budget.
@@ -143,12 +148,35 @@ class _Attempt:
     """One failed upgrade, fitted to the model's columns and already logged."""
 
     row: dict[str, str]
+    status: int | None
     method: str
     origin: str
     user_agent: str
     headers: HeadersArg
     query: str | bytes
     diagnosis: Diagnosis
+
+    @property
+    def key(self) -> _Key:
+        """The fields two failures share when they are counted in one row."""
+        row = self.row
+        return (row["reason"], row["endpoint"], row["path"], row["client_address"], self.status)
+
+    @property
+    def match(self) -> dict[str, Any]:
+        """The key as column lookups, for the aggregation queries."""
+        return {**self.row, "status": self.status}
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Repeats of one row counted in memory: how many, when, and the latest attempt, whose
+    details start a new row if the old one is gone when they are written."""
+
+    repeats: int
+    first_seen: datetime
+    last_seen: datetime
+    attempt: _Attempt
 
 
 class FailedUpgradeFields(TypedDict, total=False):
@@ -162,6 +190,7 @@ class FailedUpgradeFields(TypedDict, total=False):
     headers: HeadersArg
     query: str | bytes
     diagnosis: Diagnosis | None
+    status: int | None
 
 
 def _first_header(headers: HeadersArg, name: str) -> str | None:
@@ -184,10 +213,13 @@ def _log_attempt(
     headers: HeadersArg = (),
     query: str | bytes = "",
     diagnosis: Diagnosis | None = None,
+    status: int | None = None,
 ) -> _Attempt:
     """Log the WARNING line of a failed upgrade and fit it to the columns (no query)."""
+    if status is None:
+        status = expected_status(reason)
     if diagnosis is None:
-        diagnosis = diagnosis_for(reason, path=path)
+        diagnosis = diagnosis_for(reason, path=path, status=status)
     row = {
         "reason": _fit(reason, _max_length("reason")),
         "endpoint": _fit(endpoint, _max_length("endpoint")),
@@ -202,9 +234,10 @@ def _log_attempt(
     )
     user_agent = _fit(_first_header(headers, "user-agent"), _max_length("user_agent"))
     logger.warning(
-        "bunws: failed websocket upgrade reason=%s endpoint=%s method=%s path=%s client=%s "
-        "origin=%s user_agent=%s",
+        "bunws: failed websocket upgrade reason=%s status=%s endpoint=%s method=%s path=%s "
+        "client=%s origin=%s user_agent=%s",
         row["reason"],
+        "-" if status is None else status,
         row["endpoint"] or "-",
         method,
         _fit(row["path"], _LOG_FIELD),
@@ -214,6 +247,7 @@ def _log_attempt(
     )
     return _Attempt(
         row=row,
+        status=status,
         method=method,
         origin=origin,
         user_agent=user_agent,
@@ -227,28 +261,22 @@ def record_failed_upgrade(**fields: Unpack[FailedUpgradeFields]) -> None:
     """Log one WARNING line for a failed upgrade and record it, never raising on database errors.
 
     Fields: ``reason`` and ``path``; optionally ``method`` ("GET"), ``endpoint``, ``client``
-    (``host``, ``host:port`` or a scope's tuple), ``headers``, ``query`` and ``diagnosis``.
+    (``host``, ``host:port`` or a scope's tuple), ``headers``, ``query``, ``diagnosis`` and
+    ``status``, the HTTP status the client got (default: 426 or 403, by reason).
     """
     attempt = _log_attempt(**fields)
-    if not _deferred(attempt.row):
+    if not _deferred(attempt):
         _persist(attempt)
 
 
-def _persist(attempt: _Attempt) -> None:
-    """Write ``attempt`` to its row (or a new one); database errors are logged, not raised."""
+def _persist(attempt: _Attempt, pending: _Pending | None = None) -> None:
+    """Write ``attempt`` (or the ``pending`` repeats of it) to its row or a new one; database
+    errors are logged, not raised."""
     row = attempt.row
     try:
         alias = router.db_for_write(FailedUpgrade)
         with _savepoint(alias):
-            _store(
-                row,
-                method=attempt.method,
-                origin=attempt.origin,
-                user_agent=attempt.user_agent,
-                headers=redact_headers(_pairs(attempt.headers)),
-                query=redact_query(attempt.query),
-                diagnosis=attempt.diagnosis,
-            )
+            _store(attempt, pending)
     except DatabaseError as exc:
         logger.error(
             "bunws: could not record failed upgrade reason=%s path=%s: %s: %s",
@@ -265,57 +293,51 @@ def _persist(attempt: _Attempt) -> None:
         )
 
 
-def _store(
-    row: dict[str, str],
-    *,
-    method: str,
-    origin: str,
-    user_agent: str,
-    headers: dict[str, str],
-    query: str,
-    diagnosis: Diagnosis,
-) -> None:
-    """Bump the matching row seen within the window, or create one; one query on the hot path."""
-    now = timezone.now()
+def _store(attempt: _Attempt, pending: _Pending | None = None) -> None:
+    """Bump the matching row seen within the window, or create one; one query on the hot path.
+
+    ``pending`` carries repeats counted in memory whose row was gone when they were flushed:
+    they go to a row found or created the same way, with their count and times.
+    """
+    now = timezone.now() if pending is None else pending.last_seen
     since = now - _window()
-    key: _Key = (row["reason"], row["endpoint"], row["path"], row["client_address"])
-    bump = {"count": F("count") + 1, "last_seen": now}
+    key, match = attempt.key, attempt.match
+    repeats = 1 if pending is None else pending.repeats
+    bump = {"count": F("count") + repeats, "last_seen": now}
     with _cache_lock:
         cached = _cache.get(key)
-    updated = 0
     if cached is not None and cached[1] >= since:
         # The key fields stay in the WHERE so a recycled primary key can never be bumped.
-        updated = FailedUpgrade.objects.filter(pk=cached[0], last_seen__gte=since, **row).update(
-            **bump
-        )
-        if updated:
+        current = FailedUpgrade.objects.filter(pk=cached[0], last_seen__gte=since, **match)
+        if current.update(**bump):
             _remember(key, cached[0], now)
             return
-    # A row this process has not cached (written before a restart, or by another process):
-    # find it once, so the repeats after this one are counted in memory.
+    # A row this process has not cached (written before a restart, or by another process), or
+    # a cached row deleted since: find it once, so the repeats after this one are counted in
+    # memory; if there is none, the repeat starts a new row below.
     found = (
-        FailedUpgrade.objects.filter(last_seen__gte=since, **row)
+        FailedUpgrade.objects.filter(last_seen__gte=since, **match)
         .order_by("-last_seen")
         .values_list("pk", flat=True)
         .first()
     )
-    if found is not None and FailedUpgrade.objects.filter(pk=found, **row).update(**bump):
+    if found is not None and FailedUpgrade.objects.filter(pk=found, **match).update(**bump):
         _remember(key, found, now)
         return
     if not _take_budget(now):
-        _store_overflow(row, method=method, diagnosis=diagnosis, now=now, since=since)
+        _store_overflow(attempt, repeats=repeats, now=now, since=since)
         return
     created = FailedUpgrade.objects.create(
-        **row,
-        method=method,
-        origin=origin,
-        user_agent=user_agent,
-        headers=headers,
-        query=_fit(query, _max_length("query")),
-        diagnosis=diagnosis.summary,
-        hint=diagnosis.hint,
-        count=1,
-        first_seen=now,
+        **match,
+        method=attempt.method,
+        origin=attempt.origin,
+        user_agent=attempt.user_agent,
+        headers=redact_headers(_pairs(attempt.headers)),
+        query=_fit(redact_query(attempt.query), _max_length("query")),
+        diagnosis=attempt.diagnosis.summary,
+        hint=attempt.diagnosis.hint,
+        count=repeats,
+        first_seen=now if pending is None else pending.first_seen,
         last_seen=now,
     )
     _remember(key, created.pk, now)
@@ -349,18 +371,17 @@ def _take_budget(now: datetime) -> bool:
         return True
 
 
-def _store_overflow(
-    row: dict[str, str], *, method: str, diagnosis: Diagnosis, now: datetime, since: datetime
-) -> None:
+def _store_overflow(attempt: _Attempt, *, repeats: int, now: datetime, since: datetime) -> None:
     """Count a failure beyond the budget in its reason's and endpoint's overflow row."""
-    overflow = {**row, "path": OVERFLOW_PATH, "client_address": OVERFLOW_PATH}
-    bump = {"count": F("count") + 1, "last_seen": now}
+    overflow = {**attempt.match, "path": OVERFLOW_PATH, "client_address": OVERFLOW_PATH}
+    bump = {"count": F("count") + repeats, "last_seen": now}
     if FailedUpgrade.objects.filter(last_seen__gte=since, **overflow).update(**bump):
         return
     limit = get_config().failed_upgrade_rows_per_window
+    diagnosis = attempt.diagnosis
     FailedUpgrade.objects.create(
         **overflow,
-        method=method,
+        method=attempt.method,
         headers={},
         diagnosis=diagnosis.summary,
         hint=(
@@ -368,7 +389,7 @@ def _store_overflow(
             "counts the rest of them for this reason and endpoint without their details; a flood "
             "of random paths or addresses usually means a scan. " + diagnosis.hint
         ),
-        count=1,
+        count=repeats,
         first_seen=now,
         last_seen=now,
     )
@@ -396,29 +417,36 @@ def _housekeep(now: datetime) -> None:
             older = Q(last_seen__lt=seen) | Q(last_seen=seen, pk__lte=pk)
             removed += FailedUpgrade.objects.filter(older).delete()[0]
     if removed:
-        clear_cache()
+        # The cache and the pending repeats stay: those of the surviving rows must still be
+        # written, and a repeat of a deleted row finds its row gone and starts a new one.
         logger.info("bunws: pruned %d old failed upgrade rows", removed)
 
 
-def _deferred(row: dict[str, str]) -> bool:
+def _deferred(attempt: _Attempt) -> bool:
     """Count a repeat of a row written within the window in memory, without any query."""
-    key: _Key = (row["reason"], row["endpoint"], row["path"], row["client_address"])
+    key = attempt.key
     now = timezone.now()
     with _cache_lock:
         cached = _cache.get(key)
     if cached is None or cached[1] < now - _window():
         return False
-    return _defer_bump(key, cached[0], now)
+    return _defer_bump(attempt, cached[0], now)
 
 
-def _defer_bump(key: _Key, pk: int, now: datetime) -> bool:
+def _defer_bump(attempt: _Attempt, pk: int, now: datetime) -> bool:
     """Count a repeat in memory; a timer writes it within the flush interval. False if off."""
     interval = get_config().failed_upgrade_flush_interval
     if interval <= 0:
         return False
+    key = attempt.key
     with _cache_lock:
-        repeats, _ = _pending.get(pk, (0, now))
-        _pending[pk] = (repeats + 1, now)
+        pending = _pending.get(pk)
+        if pending is None:
+            _pending[pk] = _Pending(1, now, now, attempt)
+        else:
+            pending.repeats += 1
+            pending.last_seen = now
+            pending.attempt = attempt
         _cache[key] = (pk, now)
         _cache.move_to_end(key)
         if not _flush_timer:
@@ -430,13 +458,20 @@ def _defer_bump(key: _Key, pk: int, now: datetime) -> bool:
 
 
 def flush_pending() -> int:
-    """Write the repeats counted in memory (one UPDATE per row); returns the rows written."""
+    """Write the repeats counted in memory (one UPDATE per row); returns the rows written.
+
+    Repeats whose row is gone (deleted by the admin, a prune or a rollback) go to a new row, as
+    a repeat written at once would.
+    """
     with _cache_lock:
         pending = dict(_pending)
         _pending.clear()
         _flush_timer.clear()
-    for pk, (repeats, seen) in pending.items():
-        FailedUpgrade.objects.filter(pk=pk).update(count=F("count") + repeats, last_seen=seen)
+    for pk, item in pending.items():
+        bump = {"count": F("count") + item.repeats, "last_seen": item.last_seen}
+        if not FailedUpgrade.objects.filter(pk=pk).update(**bump):
+            _forget(item.attempt.key, pk)
+            _persist(item.attempt, item)
     return len(pending)
 
 
@@ -464,8 +499,17 @@ def _remember(key: _Key, pk: int, seen: datetime) -> None:
             _cache.popitem(last=False)
 
 
+def _forget(key: _Key, pk: int) -> None:
+    """Drop the cache entry for key if it still names row pk (which is gone)."""
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == pk:
+            del _cache[key]
+
+
 def clear_cache() -> None:
-    """Forget cached rows and unwritten repeats, for tests and after bulk deletes."""
+    """Forget cached rows and unwritten repeats, for tests (a delete needs no clear: a repeat
+    whose row is gone starts a new one)."""
     with _cache_lock:
         _cache.clear()
         _pending.clear()
@@ -475,7 +519,7 @@ async def arecord_failed_upgrade(**fields: Unpack[FailedUpgradeFields]) -> None:
     """Async form of :func:`record_failed_upgrade`: logs and counts a repeat on the event loop,
     and only a database write goes to Django's main sync thread."""
     attempt = _log_attempt(**fields)
-    if not _deferred(attempt.row):
+    if not _deferred(attempt):
         await sync_to_async(_persist, thread_sensitive=True)(attempt)
 
 
@@ -487,6 +531,7 @@ def prune_failed_upgrades(older_than: timedelta) -> int:
             "such as timedelta(days=7)"
         )
     flush_pending()
+    # No cache clear afterwards: repeats still in memory for the rows kept must be written, and
+    # one for a deleted row finds it gone and starts a new row.
     deleted, _ = FailedUpgrade.objects.filter(last_seen__lt=timezone.now() - older_than).delete()
-    clear_cache()
     return deleted

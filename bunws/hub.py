@@ -56,7 +56,8 @@ class Hub:
     def publish(self, topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
         """Deliver ``frame`` to every local subscriber but ``skip``; return how many took it.
 
-        A subscriber whose send was queued behind backpressure (-1) counts as taking it.
+        A subscriber whose send was queued behind backpressure (-1) counts as taking it. An
+        empty frame is delivered but reports 0 bytes (Bun's return value), so it counts none.
         """
         members = self._topics.get(topic)
         if not members:

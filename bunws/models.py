@@ -14,6 +14,12 @@ class FailedUpgrade(models.Model):
     path = models.CharField(max_length=512, db_index=True)
     method = models.CharField(max_length=16)
     reason = models.CharField(max_length=40, choices=REASONS, db_index=True)
+    status = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="HTTP status the client got: 426 from bunws, 403 for a refused handshake, or "
+        "the status of fetch's own response.",
+    )
     client_address = models.CharField(
         max_length=64, blank=True, db_index=True, help_text="Client IP address, without port."
     )

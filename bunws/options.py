@@ -7,6 +7,7 @@ at startup, naming the endpoint, the key and the fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import re
 from collections.abc import Callable, Mapping
@@ -121,6 +122,8 @@ def _check_key(endpoint: str, key: object) -> str:
 
 
 def _check_handler(endpoint: str, key: str, handler: object) -> Callable[..., Any]:
+    """Validate a handler's signature; one that takes fewer positional parameters than bunws
+    passes (``close(ws)``, as JavaScript allows) comes back wrapped to receive only those."""
     params = HANDLER_PARAMS[key]
     signature = f"{key}({', '.join(params)})"
     if not callable(handler):
@@ -132,15 +135,50 @@ def _check_handler(endpoint: str, key: str, handler: object) -> Callable[..., An
         sig = inspect.signature(handler)
     except (TypeError, ValueError):  # builtins without a signature: trust them
         return handler
-    try:
-        sig.bind(*params)
-    except TypeError:
+    name = getattr(handler, "__qualname__", handler)
+    positional = 0
+    required = 0
+    for param in sig.parameters.values():
+        if param.kind is param.VAR_POSITIONAL:
+            return handler  # takes any number
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional += 1
+            required += param.default is param.empty
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            raise _fail(
+                endpoint,
+                f"handler {key!r} ({name!r}) requires the keyword-only parameter "
+                f"{param.name!r}, which bunws never passes: give it a default or remove it "
+                f"(bunws calls `{signature}`).",
+            )
+    if required > len(params):
         raise _fail(
             endpoint,
-            f"handler {key!r} ({getattr(handler, '__qualname__', handler)!r}) takes parameters "
-            f"{sig} but bunws calls it with {len(params)}: define it as `{signature}`.",
-        ) from None
-    return handler
+            f"handler {key!r} ({name!r}) takes parameters {sig} but bunws calls it with "
+            f"{len(params)}: define it as `{signature}` (trailing parameters may be left out, "
+            f"as in JavaScript).",
+        )
+    if positional >= len(params):
+        return handler  # the usual case: called as it is, no wrapper on the message path
+    return _first_arguments(handler, positional)
+
+
+def _first_arguments(handler: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """``handler`` called with only its first ``count`` arguments; async stays async (so it
+    runs on the loop) and sync stays sync (so it runs in a worker thread)."""
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def call_async(*args: Any) -> Any:
+            return await handler(*args[:count])
+
+        return call_async
+
+    @functools.wraps(handler)
+    def call(*args: Any) -> Any:
+        return handler(*args[:count])
+
+    return call
 
 
 def _check_option(endpoint: str, key: str, value: object) -> int | bool:

@@ -64,11 +64,9 @@ def publish(topic: str, data: str | bytes | bytearray | memoryview, compress: bo
     """Publish ``data`` to every subscriber of ``topic``, from any thread or process.
 
     Returns the message size when it was delivered locally or handed to the channel layer,
-    0 when nobody could receive it (or the payload is empty).
+    0 when nobody could receive it. An empty message is sent too, and returns 0 like Bun.
     """
     frame = _checked_frame(topic, data)
-    if frame.size == 0:
-        return 0
     loop = socket_loop()
     if loop is not None and threading.get_ident() == _state["thread"]:
         return publish_frame(topic, frame)
@@ -107,8 +105,6 @@ async def apublish(
 ) -> int:
     """``publish`` for async code; same return value."""
     frame = _checked_frame(topic, data)
-    if frame.size == 0:
-        return 0
     loop = socket_loop()
     if loop is asyncio.get_running_loop():
         return publish_frame(topic, frame)

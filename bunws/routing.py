@@ -11,19 +11,14 @@ Wire them in ``asgi.py``::
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
-from urllib.parse import urlparse
 
-from channels.security.websocket import OriginValidator
-from django.conf import settings
 from django.urls import URLPattern, path, re_path
 
-from bunws.conf import Config, get_config
 from bunws.consumer import EndpointApp, record_refusal
 from bunws.daphne_adapter import RAW_SEND_KEY
 from bunws.diagnosis import NO_SUCH_ENDPOINT, ORIGIN_NOT_ALLOWED
-from bunws.endpoint import Endpoint
+from bunws.origins import ORIGIN_KEY, OriginDecision, origin_allowed, scope_origin
 from bunws.registry import endpoints
 
 
@@ -54,32 +49,6 @@ def websocket_urlpatterns(*, fallback: bool = True) -> list[URLPattern]:
     return routes
 
 
-@functools.lru_cache(maxsize=8)
-def _validator(config: Config, hosts: tuple[str, ...], debug: bool) -> OriginValidator:
-    allowed: list[str]
-    if config.allowed_origins is not None:
-        allowed = list(config.allowed_origins)
-    else:
-        allowed = list(hosts)
-        if debug and not allowed:  # Django's own default for DEBUG with empty ALLOWED_HOSTS
-            allowed = ["localhost", "127.0.0.1", "[::1]"]
-    return OriginValidator(None, allowed)
-
-
-def origin_allowed(origin: str | None, allowed_origins: tuple[str, ...] | None = None) -> bool:
-    """Whether a handshake with this ``Origin`` may proceed under the current settings."""
-    config = get_config()
-    if origin is None:
-        return config.allow_missing_origin
-    if allowed_origins is not None:
-        config = Config(allowed_origins=allowed_origins)
-    validator = _validator(config, tuple(settings.ALLOWED_HOSTS), bool(settings.DEBUG))
-    parsed = urlparse(origin.lower())
-    if not parsed.hostname:
-        return False
-    return bool(validator.valid_origin(parsed))
-
-
 class OriginCheck:
     """Refuse cross-site WebSocket handshakes, logging each refusal as a failed upgrade.
 
@@ -87,6 +56,13 @@ class OriginCheck:
     allowed_origins=[...])``), else ``BUNWS["ALLOWED_ORIGINS"]``, else ``ALLOWED_HOSTS``. A
     handshake without ``Origin`` is allowed by default (``ALLOW_MISSING_ORIGIN``): browsers
     always send one, so cross-site hijacking needs it, while scripts and apps often omit it.
+
+    This check sits outside routing, so it cannot tell which endpoint a path reaches once the
+    routes are mounted under a prefix or a ``root_path``. It decides the settings' policy and
+    puts the decision in the scope (``bunws.origins``); the bunws endpoint that routing reaches
+    decides with its own list. When the settings refuse the origin, any other application
+    routing reaches (your own Channels consumers, the "no such endpoint" fallback) never sees
+    the ``websocket.connect``: the handshake is refused and it gets a ``websocket.disconnect``.
     """
 
     def __init__(self, application: Any) -> None:
@@ -96,36 +72,32 @@ class OriginCheck:
         if scope["type"] != "websocket":
             await self.application(scope, receive, send)
             return
+        origin = scope_origin(scope)
+        decision = OriginDecision(origin, origin_allowed(origin))
         scope = dict(scope)
         scope[RAW_SEND_KEY] = send
-        origin = None
-        for name, value in scope.get("headers", ()):
-            if name == b"origin":
-                origin = value.decode("latin-1")
-                break
-        endpoint = _endpoint_for(scope.get("path", ""))
-        allowed = endpoint.allowed_origins if endpoint is not None else None
-        if origin_allowed(origin, allowed):
-            await self.application(scope, receive, send)
-            return
-        event = await receive()
-        if event["type"] == "websocket.connect":
-            name = endpoint.name if endpoint is not None else ""
-            await record_refusal(scope, ORIGIN_NOT_ALLOWED, name)
-            await send({"type": "websocket.close", "code": 1000})
+        scope[ORIGIN_KEY] = decision
+        if not decision.allowed:
+            receive = _guarded_receive(scope, decision, receive, send)
+        await self.application(scope, receive, send)
 
 
-@functools.lru_cache(maxsize=64)
-def _pattern(route: str) -> Any:
-    from django.urls.resolvers import RoutePattern
+def _guarded_receive(
+    scope: dict[str, Any], decision: OriginDecision, receive: Any, send: Any
+) -> Any:
+    """``receive`` that refuses the handshake unless a bunws endpoint took the decision over."""
+    first = True
 
-    return RoutePattern(route, is_endpoint=True)
+    async def guarded() -> dict[str, Any]:
+        nonlocal first
+        if not first:
+            return await receive()  # type: ignore[no-any-return]
+        first = False
+        event: dict[str, Any] = await receive()
+        if event["type"] != "websocket.connect" or decision.endpoint is not None:
+            return event
+        await record_refusal(scope, ORIGIN_NOT_ALLOWED)
+        await send({"type": "websocket.close", "code": 1000})
+        return {"type": "websocket.disconnect", "code": 1006}  # RFC 6455 7.1.5: no close frame
 
-
-def _endpoint_for(path_info: str) -> Endpoint | None:
-    """The registered endpoint whose route matches ``path_info``, if any."""
-    candidate = path_info.lstrip("/")
-    for ep in endpoints():
-        if _pattern(ep.route).match(candidate):
-            return ep
-    return None
+    return guarded

@@ -137,18 +137,16 @@ class ServerWebSocket:
     def send(self, data: str | bytes | bytearray | memoryview, compress: bool = False) -> int:
         """Send a text (``str``) or binary (bytes-like) message.
 
-        Returns the byte count, -1 when queued behind backpressure, 0 when dropped (socket
-        not open, empty payload, or the backpressure limit reached). ``compress`` is accepted
-        for Bun compatibility and ignored: daphne does not negotiate compression.
+        Returns, as Bun does, the byte count, -1 when queued behind backpressure, 0 when
+        dropped (socket not open, or the backpressure limit reached). An empty payload is a
+        valid message (RFC 6455): it is sent, and its byte count is 0 too. ``compress`` is
+        accepted for Bun compatibility and ignored: daphne does not negotiate compression.
         """
         if self._elsewhere():
             return self._call_in_loop(self.send, data)
         if self.ready_state != OPEN:
             return 0
-        frame = Frame(data)
-        if frame.size == 0:
-            return 0
-        return self.deliver(frame)
+        return self.deliver(Frame(data))
 
     def send_text(self, data: str, compress: bool = False) -> int:
         """Send ``data`` as a text frame (see ``send`` for the return value)."""
@@ -198,19 +196,38 @@ class ServerWebSocket:
         return -1
 
     def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
-        """Run ``callback(ws)`` and write what it sent in one batch; returns its result."""
+        """Run ``callback(ws)`` and write what it sent in one batch; returns its result.
+
+        From a sync handler the callback runs in the handler's own thread (so it may use the
+        ORM, and a slow one holds up only this socket); only corking and the final write run
+        on the event loop.
+        """
         if self._elsewhere():
-            corked: T = self._call_in_loop(self.cork, callback)
-            return corked
-        if self._corked is not None:  # already corked: nest transparently
+            if not self._call_in_loop(self._begin_cork):  # already corked: nest transparently
+                return callback(self)
+            try:
+                return callback(self)
+            finally:
+                self._call_in_loop(self._end_cork)
+        if not self._begin_cork():
             return callback(self)
-        self._corked = []
         try:
             return callback(self)
         finally:
-            frames, self._corked = self._corked, None
-            if frames and self.ready_state == OPEN:
-                self._transport.write_many(frames)
+            self._end_cork()
+
+    def _begin_cork(self) -> bool:
+        """Start collecting sends; False if a cork is already open (the outer one writes)."""
+        if self._corked is not None:
+            return False
+        self._corked = []
+        return True
+
+    def _end_cork(self) -> None:
+        """Write what was collected since ``_begin_cork`` as one batch."""
+        frames, self._corked = self._corked, None
+        if frames and self.ready_state == OPEN:
+            self._transport.write_many(frames)
 
     # -- flow control (called by the transport) -------------------------------------------
 
@@ -267,19 +284,19 @@ class ServerWebSocket:
         self, topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
     ) -> int:
         """Send ``data`` to every subscriber of ``topic``; skips this socket unless the
-        endpoint sets ``publish_to_self``. Returns the message size, or 0 if dropped."""
+        endpoint sets ``publish_to_self``. Returns the message size (0 for an empty message,
+        which is still sent), or 0 if dropped: nobody to receive it, or this socket is not
+        open, which includes the ``close`` handler (use ``endpoint.publish`` there, as in Bun).
+        """
         if self._elsewhere():
             return self._call_in_loop(self.publish, topic, data)
         _check_topic(topic)
         if self.ready_state != OPEN:
             return 0
-        frame = Frame(data)
-        if frame.size == 0:
-            return 0
         skip = None if self._config.publish_to_self else self
         from bunws.pubsub import publish_frame  # late: pubsub imports the layer bridge
 
-        return publish_frame(topic, frame, skip=skip)
+        return publish_frame(topic, Frame(data), skip=skip)
 
     # -- closing --------------------------------------------------------------------------
 
@@ -293,6 +310,10 @@ class ServerWebSocket:
         self.ready_state = CLOSING
         self._close_code, self._close_reason = code, reason
         self._drop_subscriptions()
+        corked = self._corked
+        if corked:  # closing inside ws.cork: what the callback sent goes before the close frame
+            self._corked = []
+            self._transport.write_many(corked)
         self._transport.close(code, reason)
         return None
 

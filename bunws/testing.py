@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils.datastructures import MultiValueDict
 
+from bunws.consumer import REFUSALS_KEY
 from bunws.frame import Frame
 from bunws.hub import hub
 
@@ -47,11 +49,24 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 class HandshakeRefused(AssertionError):
-    """The endpoint refused the handshake (daphne would answer 403)."""
+    """The handshake was refused; daphne would answer ``status`` (403) to a real client.
 
-    def __init__(self, path: str, code: int) -> None:
-        super().__init__(f"the WebSocket handshake to {path!r} was refused (close code {code})")
-        self.code = code
+    ``reason`` says why, with the reason names of the failed-upgrade log: ``"origin_not_allowed"``,
+    ``"fetch_declined"``, ``"no_such_endpoint"``, or ``"too_many_sockets"``
+    (``MAX_SOCKETS_PER_CLIENT``); ``""`` when the application refused without telling bunws
+    (a Channels consumer of your own). ``endpoint`` names the endpoint that refused, if any.
+    """
+
+    def __init__(
+        self, path: str, code: int, reason: str = "", endpoint: str = "", status: int = 403
+    ) -> None:
+        why = f"{reason}, " if reason else ""
+        by = f" by endpoint {endpoint!r}" if endpoint else ""
+        super().__init__(
+            f"the WebSocket handshake to {path!r} was refused{by} ({why}close code {code}; "
+            f"daphne answers HTTP {status})"
+        )
+        self.code, self.reason, self.endpoint, self.status = code, reason, endpoint, status
 
 
 class SocketClosed(AssertionError):
@@ -124,7 +139,9 @@ class AsyncSocketClient:
             pairs.insert(0, ("host", "testserver"))  # Django's test Client host
         self.headers = pairs
         self.subprotocol: str | None = None
-        self.response_headers: dict[str, str] = {}
+        #: The 101 response's extra headers (lower-cased names): ``response_headers[name]`` is
+        #: the last value, ``response_headers.getlist(name)`` every value (two ``Set-Cookie``).
+        self.response_headers: MultiValueDict[str, str] = MultiValueDict()
         self.close_code: int | None = None
         self.close_reason = ""
         self._communicator: WebsocketCommunicator | None = None
@@ -139,14 +156,19 @@ class AsyncSocketClient:
         communicator = WebsocketCommunicator(application, self.path, encoded, self.subprotocols)
         communicator.scope["client"] = list(self.client)
         communicator.scope["server"] = ["testserver", 80]
+        refusals: list[tuple[str, str]] = []
+        communicator.scope[REFUSALS_KEY] = refusals  # bunws notes why it refuses
         self._communicator = communicator
         accepted, detail = await communicator.connect(self.timeout)
         if not accepted:
             self.close_code = int(detail)
-            raise HandshakeRefused(self.path, self.close_code)
+            reason, endpoint = refusals[0] if refusals else ("", "")
+            # An ASGI close before the accept is answered 403 by daphne (and uvicorn).
+            raise HandshakeRefused(self.path, self.close_code, reason, endpoint, 403)
         self.subprotocol = detail
         raw = communicator.response_headers or []
-        self.response_headers = {k.decode("latin-1").lower(): v.decode() for k, v in raw}
+        for name, value in raw:
+            self.response_headers.appendlist(name.decode("latin-1").lower(), value.decode())
         return self
 
     @property

@@ -1,5 +1,10 @@
 """The HTTP side of every endpoint: run ``fetch`` for plain requests, else answer 426, and log.
 
+A plain request that fetch answered with a page or a redirect (status below 400) is served as
+it is, as Bun serves what fetch returns: nothing failed. Every other plain request is logged as a
+failed upgrade: as ``fetch_answered`` with fetch's status when fetch refused it with its own
+response (a 403 to a visitor), else with the reason for the 426 that bunws sends.
+
 The view is async so a 426 is answered on the event loop: logging the attempt and counting a
 repeat need no query, and only ``fetch`` (if sync) or a database write goes to a thread.
 Django refuses ``ATOMIC_REQUESTS`` around async views, so the view opts out of it and runs a
@@ -18,7 +23,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from bunws.diagnosis import diagnose
+from bunws.diagnosis import FETCH_ANSWERED, diagnose, diagnosis_for
 from bunws.endpoint import Endpoint, Handshake
 from bunws.failures import arecord_failed_upgrade
 from bunws.responses import upgrade_required
@@ -39,7 +44,16 @@ def endpoint_view(endpoint: Endpoint) -> Callable[..., Coroutine[Any, Any, HttpR
                 response = await sync_to_async(_atomic_fetch, thread_sensitive=True)(
                     fetch, request, endpoint
                 )
-        diagnosis = diagnose(request.method or "GET", request.headers)
+        # fetch's own answer (a 403 to a visitor, a page) is logged as such, not as bunws's 426.
+        answer = response if isinstance(response, HttpResponseBase) else None
+        if answer is not None and answer.status_code < 400:
+            return answer
+        if answer is not None:
+            status = answer.status_code
+            diagnosis = diagnosis_for(FETCH_ANSWERED, path=request.path, status=status)
+        else:
+            status = 426
+            diagnosis = diagnose(request.method or "GET", request.headers)
         await arecord_failed_upgrade(
             reason=diagnosis.reason,
             path=request.path,
@@ -49,9 +63,10 @@ def endpoint_view(endpoint: Endpoint) -> Callable[..., Coroutine[Any, Any, HttpR
             headers=request.headers,
             query=request.META.get("QUERY_STRING", ""),
             diagnosis=diagnosis,
+            status=status,
         )
-        if isinstance(response, HttpResponseBase):
-            return response
+        if answer is not None:
+            return answer
         return upgrade_required(request, diagnosis, endpoint=endpoint.name)
 
     view.__name__ = view.__qualname__ = f"bunws_{endpoint.name.replace('-', '_')}"

@@ -83,9 +83,15 @@ class Server:
 
 @contextlib.contextmanager
 def daphne_server(
-    tmp: Path, *, db_path: Path | None = None, args: tuple[str, ...] = (), **env: str
+    tmp: Path,
+    *,
+    db_path: Path | None = None,
+    args: tuple[str, ...] = (),
+    application: str = "project.asgi:application",
+    **env: str,
 ) -> Iterator[Server]:
-    """Run ``daphne project.asgi:application`` with the test settings until the block ends."""
+    """Run daphne on ``application`` (default ``project.asgi:application``) with the test
+    settings until the block ends."""
     db = db_path or tmp / "db.sqlite3"
     if not db.exists():
         migrate(db, **env)
@@ -102,7 +108,7 @@ def daphne_server(
                 "-p",
                 str(port),
                 *args,
-                "project.asgi:application",
+                application,
             ],
             cwd=ROOT,
             env=django_env(db, **env),

@@ -105,3 +105,35 @@ def test_superuser_can_delete_a_row(admin_client: Client, row: FailedUpgrade) ->
     response = admin_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert not FailedUpgrade.objects.exists()
+
+
+def _logged(reason: str, path: str, **fields: object) -> FailedUpgrade:
+    now = timezone.now()
+    diag = d.diagnosis_for(reason)
+    values: dict[str, object] = {
+        "endpoint": "chat",
+        "path": path,
+        "method": "GET",
+        "reason": reason,
+        "client_address": "203.0.113.10",
+        "headers": {},
+        "diagnosis": diag.summary,
+        "hint": diag.hint,
+        "first_seen": now,
+        "last_seen": now,
+        **fields,
+    }
+    return FailedUpgrade.objects.create(**values)
+
+
+def test_list_shows_what_was_refused_origin_and_fetch_status(admin_client: Client) -> None:
+    """The list names the refused origin and the status fetch answered with, without opening
+    each row."""
+    _logged(d.ORIGIN_NOT_ALLOWED, "/ws/chat/origin/", origin="https://evil.example", status=403)
+    _logged(d.FETCH_ANSWERED, "/ws/chat/members/", status=418)
+    response = admin_client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "origin https://evil.example" in html
+    assert "fetch answered 418" in html
+    assert ">418<" in html  # the status column

@@ -193,12 +193,77 @@ def test_remote_count_sums_live_processes_and_forgets_dead_ones() -> None:
     try:
         client.hset(counts.counts_key(prefix, "live"), mapping={"alive": 1, "t:room": 4})
         client.hset(counts.counts_key(prefix, "quiet"), mapping={"alive": 1})
-        client.sadd(counts.procs_key(prefix), "live", "quiet", "dead")
+        client.zadd(counts.procs_key(prefix), {"live": 1, "quiet": 1, "dead": 1})
         with override_settings(CHANNEL_LAYERS=layers):
             assert counts.remote_count("room") == 4
             assert counts.remote_count("elsewhere") == 0
-        assert client.smembers(counts.procs_key(prefix)) == {b"live", b"quiet"}
+        assert set(client.zrange(counts.procs_key(prefix), 0, -1)) == {b"live", b"quiet"}
     finally:
         client.delete(*(counts.counts_key(prefix, p) for p in ("live", "quiet")))
         client.delete(counts.procs_key(prefix))
+        client.close()
+
+
+class Exploding:
+    """A local subscriber whose delivery raises, like a bug in a socket's write path."""
+
+    def deliver(self, frame: Frame) -> int:
+        raise RuntimeError(f"cannot deliver {frame.data!r}")
+
+
+def test_a_failing_delivery_is_logged_counted_and_receiving_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> int:
+        hub, layer, sub = Hub(), FakeLayer(), Recorder()
+        link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
+        try:
+            hub.subscribe(Exploding(), "boom")
+            hub.subscribe(sub, "room")
+            await until(lambda: bool(layer.groups.get(bridge.group_name("room"))))
+            remote = {"o": "another-process"}
+            await layer.inbox.put(bridge.publish_message("boom", ["first"]) | remote)
+            await layer.inbox.put({"type": bridge.MESSAGE_TYPE, "o": "x"})  # malformed: no topic
+            await layer.inbox.put(bridge.publish_message("room", ["still here"]) | remote)
+            await until(lambda: sub.got == ["still here"])
+            return link.delivery_failures
+        finally:
+            link.close()
+
+    with caplog.at_level(logging.ERROR, logger="bunws"):
+        failures = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert failures == 2
+    assert caplog.text.count("could not deliver a message from the channel layer") == 2
+    assert "cannot deliver 'first'" in caplog.text
+
+
+def test_process_registry_expires_ids_of_processes_that_stopped_writing() -> None:
+    """Needs Redis: a killed process's id leaves the registry even if nobody reads counts."""
+    from tests.test_cross_process import require_redis
+
+    require_redis()
+    import redis
+    import redis.asyncio
+
+    prefix = f"bunwsunit-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis()
+    key = counts.procs_key(prefix)
+    try:
+        server_now = int(client.time()[0])
+        # A process killed two minutes ago, and one that wrote a moment ago.
+        client.zadd(key, {"killed": server_now - 120, "recent": server_now - 1})
+
+        async def push_once() -> None:
+            publisher = counts.CountPublisher(Hub(), redis.asyncio.Redis(), prefix)
+            try:
+                await publisher.push()
+            finally:
+                await publisher.client.aclose()
+
+        asyncio.run(asyncio.wait_for(push_once(), 10))
+        members = {m.decode() for m in client.zrange(key, 0, -1)}
+        assert members == {"recent", bridge.PROCESS_ID}
+        assert 0 < client.ttl(key) <= counts.PROCESS_TTL
+    finally:
+        client.delete(key, counts.counts_key(prefix, bridge.PROCESS_ID))
         client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
-from django.core.checks import CheckMessage, run_checks
+from django.core.checks import WARNING, CheckMessage, run_checks
+from django.core.management import call_command, get_commands
 from django.test import override_settings
 from django.urls import URLPattern
 
@@ -34,6 +36,21 @@ bunws_behind_other_middleware = ProtocolTypeRouter(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))
         )
     }
+)
+
+
+class RenamedInnerMiddleware:
+    """Valid ASGI middleware that keeps its inner application as ``self.wrapped``."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.wrapped(scope, receive, send)
+
+
+bunws_behind_unknown_middleware = ProtocolTypeRouter(
+    {"websocket": RenamedInnerMiddleware(URLRouter(websocket_urlpatterns()))}
 )
 
 # A URLconf without bunws.urls (ROOT_URLCONF = "tests.test_checks").
@@ -69,12 +86,25 @@ def test_daphne_missing_from_installed_apps_is_e001() -> None:
     assert "first entry of INSTALLED_APPS" in (found["bunws.E001"].hint or "")
 
 
-def test_daphne_not_first_is_e002() -> None:
+def test_daphne_after_staticfiles_is_e002() -> None:
+    """staticfiles has its own runserver; listed first, it shadows daphne's (daphne.E001 too)."""
     apps = [app for app in settings.INSTALLED_APPS if app != "daphne"]
-    with override_settings(INSTALLED_APPS=[apps[0], "daphne", *apps[1:]]):
+    at = apps.index("django.contrib.staticfiles") + 1
+    with override_settings(INSTALLED_APPS=[*apps[:at], "daphne", *apps[at:]]):
+        assert get_commands()["runserver"] == "django.contrib.staticfiles"
         found = bunws_messages()
     assert set(found) == {"bunws.E002"}
-    assert "position 2" in found["bunws.E002"].msg
+    assert "after 'django.contrib.staticfiles'" in found["bunws.E002"].msg
+    assert "before 'django.contrib.staticfiles'" in (found["bunws.E002"].hint or "")
+
+
+def test_daphne_after_admin_but_before_staticfiles_passes() -> None:
+    """daphne needs only to precede the apps with a runserver of their own, as daphne.E001 says."""
+    apps = [app for app in settings.INSTALLED_APPS if app != "daphne"]
+    assert apps[0] == "django.contrib.admin"
+    with override_settings(INSTALLED_APPS=[apps[0], "daphne", *apps[1:]]):
+        assert get_commands()["runserver"] == "daphne"  # daphne's runserver is the one in effect
+        assert bunws_messages() == {}
 
 
 @override_settings(ASGI_APPLICATION=None)
@@ -91,12 +121,29 @@ def test_unimportable_asgi_application_is_e004() -> None:
     assert "'tests.nowhere.application'" in found["bunws.E004"].msg
 
 
-def test_asgi_application_not_routing_websockets_to_bunws_is_e005() -> None:
+def test_asgi_application_not_routing_websockets_to_bunws_is_warning_w005() -> None:
     for path in ("tests.test_checks.no_websocket", "tests.test_checks.websocket_without_bunws"):
         with override_settings(ASGI_APPLICATION=path):
-            assert set(bunws_messages()) == {"bunws.E005"}, path
+            found = bunws_messages()
+        assert set(found) == {"bunws.W005"}, path
+        assert found["bunws.W005"].level == WARNING
+        assert "does not route WebSocket connections to bunws" in found["bunws.W005"].msg
     with override_settings(ASGI_APPLICATION="tests.test_checks.bunws_behind_other_middleware"):
         assert bunws_messages() == {}
+    silenced = [*settings.SILENCED_SYSTEM_CHECKS, "bunws.E005"]
+    path = "tests.test_checks.no_websocket"
+    with override_settings(ASGI_APPLICATION=path, SILENCED_SYSTEM_CHECKS=silenced):
+        assert bunws_messages() == {}  # the id it had before still silences it
+
+
+def test_middleware_storing_its_inner_app_elsewhere_warns_and_never_fails_commands() -> None:
+    path = "tests.test_checks.bunws_behind_unknown_middleware"
+    with override_settings(ASGI_APPLICATION=path):
+        found = bunws_messages()
+        call_command("check", stdout=StringIO(), stderr=StringIO())  # raises on any Error
+    assert set(found) == {"bunws.W005"}
+    assert found["bunws.W005"].level == WARNING
+    assert "silence bunws.W005" in (found["bunws.W005"].hint or "")
 
 
 def test_two_endpoints_on_one_route_is_e006() -> None:
@@ -125,16 +172,18 @@ def test_in_memory_layer_without_debug_is_w002() -> None:
         assert bunws_messages() == {}
 
 
-def test_payload_limit_above_daphnes_is_w003_unless_daphne_is_raised_too() -> None:
+def test_max_payload_length_zero_is_w003_and_a_limit_above_daphnes_is_fine() -> None:
+    """The endpoint's limit replaces daphne's on its sockets, so only "no limit" is worth a
+    warning: then nothing bounds the memory one message can take."""
     with registry.isolated():
-        bunws.serve("big/", websocket={"message": message, "max_payload_length": 4 * MiB})
-        bunws.serve("small/", websocket={"message": message, "max_payload_length": MiB // 2})
+        bunws.serve("big/", websocket={"message": message, "max_payload_length": 64 * MiB})
+        assert bunws_messages() == {}
+        bunws.serve("open/", websocket={"message": message, "max_payload_length": 0})
         found = bunws_messages()
         assert set(found) == {"bunws.W003"}
-        assert found["bunws.W003"].obj == "big"
-        assert "--websocket-max-message-size" in (found["bunws.W003"].hint or "")
-        with override_settings(DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE=8 * MiB):
-            assert bunws_messages() == {}
+        assert found["bunws.W003"].obj == "open"
+        assert "no limit" in found["bunws.W003"].msg
+        assert "max_payload_length" in (found["bunws.W003"].hint or "")
 
 
 def test_autobahn_without_its_accelerators_is_w004(monkeypatch: pytest.MonkeyPatch) -> None:

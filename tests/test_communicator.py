@@ -207,3 +207,24 @@ def test_asgi_transport_is_used_off_daphne() -> None:
 
     run_with(ep, scenario)
     assert seen == [AsgiTransport]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoint_enforces_its_own_allowed_origins_without_origin_check() -> None:
+    """The endpoint's list is checked by the endpoint itself, however it is routed or wrapped."""
+    events: Events = []
+    ep = endpoint(events)
+    ep.allowed_origins = ("https://good.example",)  # as bunws.serve(..., allowed_origins=...)
+
+    async def main() -> None:
+        application = URLRouter([path("prefix/", URLRouter([path(ep.route, EndpointApp(ep))]))])  # type: ignore[arg-type]
+        for origin, accepted in ((b"http://evil.example", False), (b"https://good.example", True)):
+            communicator = WebsocketCommunicator(application, "/prefix/c/", [(b"origin", origin)])
+            communicator.scope["client"] = ["10.0.0.1", 5000]
+            connected, _ = await communicator.connect(2)
+            assert connected is accepted, origin
+            if connected:
+                await communicator.disconnect()
+            await communicator.wait(2)
+
+    asyncio.run(asyncio.wait_for(main(), 15))

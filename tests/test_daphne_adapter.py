@@ -100,6 +100,39 @@ def test_autobahn_and_daphne_internals_of_the_fast_paths_exist() -> None:
     assert txaio_tx._no_op.__name__ == "_no_op"
 
 
+def test_autobahn_internals_of_fragment_validation_and_the_payload_limit_exist() -> None:
+    """The inbox replaces autobahn's onMessageBegin (three assignments) and switches its UTF-8
+    validator on per fragmented message; the endpoint's limit is set on autobahn's per-connection
+    copy of daphne's options, 0 meaning no limit, and reported through one overridable hook."""
+    begin = inspect.getsource(AutobahnProtocol.onMessageBegin).split('"""')[-1]
+    assigned = {line.split("=")[0].split(":")[0].strip() for line in begin.strip().splitlines()}
+    assert assigned == {
+        "self.message_is_binary",
+        "self.message_data",
+        "self.message_data_total_length",
+    }
+    frame_begin = inspect.getsource(AutobahnProtocol.onFrameBegin)
+    assert "self._onMessageBegin(" in frame_begin and "self.current_frame" in frame_begin
+    frame_data = inspect.getsource(AutobahnProtocol.onFrameData)
+    assert "if self.utf8validateIncomingCurrentMessage:" in frame_data
+    assert "self.utf8validateLast = self.utf8validator.validate(payload)" in frame_data
+    assert "if not self.utf8validateLast[1]:" in inspect.getsource(AutobahnProtocol.onFrameEnd)
+    for name in ("maxMessagePayloadSize", "maxFramePayloadSize"):
+        assert name in WebSocketProtocol.CONFIG_ATTRS, name  # copied per connection
+    limit_check = inspect.getsource(AutobahnProtocol.onMessageFrameBegin)
+    assert "0 < self.maxMessagePayloadSize < self.message_data_total_length" in limit_check
+    assert "self._max_message_size_exceeded(" in limit_check
+    params = inspect.signature(AutobahnProtocol._max_message_size_exceeded).parameters
+    assert list(params) == ["self", "msg_size", "max_msg_size", "reason"]
+
+
+def test_autobahn_writes_one_header_line_per_value_of_a_list() -> None:
+    """accept() passes repeated upgrade headers as a list per name."""
+    source = inspect.getsource(WebSocketProtocol.succeedHandshake)  # daphne's, from autobahn
+    assert "header_values = iter(uh[1])" in source
+    assert "for header_value in header_values:" in source
+
+
 class FakeProtocol:
     """Records what the adapter writes, like autobahn's protocol would receive it."""
 

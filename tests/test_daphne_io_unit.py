@@ -4,7 +4,10 @@ transport's queue, against stand-ins for autobahn's protocol and Twisted's TCP t
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
+import struct
 from typing import Any
 
 import pytest
@@ -14,6 +17,23 @@ from bunws.daphne_inbox import Inbox
 from bunws.flush import Flusher
 from bunws.frame import Frame, encode_frame
 from bunws.transport import Disconnected
+
+TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
+MiB = 1024 * 1024
+
+
+def client_frame(opcode: int, payload: bytes, fin: bool = True, length: int | None = None) -> bytes:
+    """A masked client frame (RFC 6455 5.2, 5.3); ``length`` may announce more than is sent."""
+    size = len(payload) if length is None else length
+    first = (0x80 if fin else 0) | opcode
+    if size < 126:
+        head = struct.pack("!BB", first, 0x80 | size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", first, 0x80 | 126, size)
+    else:
+        head = struct.pack("!BBQ", first, 0x80 | 127, size)
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class FakeTcp:
@@ -178,5 +198,110 @@ def test_invalid_utf8_fails_through_autobahn_and_closing_always_reaches_the_read
             protocol.onClose(False, 1006, None)  # type: ignore[attr-defined]
         closed = await inbox.next_message()
         assert isinstance(closed, Disconnected) and closed.code == 1006
+
+    asyncio.run(scenario())
+
+
+# -- against autobahn's real protocol, in process: fragmented UTF-8 and the payload limit -----
+
+
+class RecordingValidator:
+    """autobahn's incremental UTF-8 validator, recording what it is asked to check."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.checked: list[bytes] = []
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def validate(self, data: bytes) -> Any:
+        self.checked.append(bytes(data))
+        return self.inner.validate(data)
+
+
+def autobahn_connection(max_payload_length: int | None) -> tuple[Any, Any]:
+    """An autobahn server protocol past its handshake, with daphne's 1 MiB limits set on its
+    factory and bunws's transport attached; returns the protocol and Twisted's fake transport."""
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from twisted.internet.testing import StringTransport
+
+    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
+    factory.protocol = WebSocketServerProtocol
+    factory.setProtocolOptions(maxMessagePayloadSize=MiB, maxFramePayloadSize=MiB)
+    protocol = factory.buildProtocol(None)
+    wire = StringTransport()
+    protocol.makeConnection(wire)
+    key = base64.b64encode(os.urandom(16)).decode()
+    protocol.dataReceived(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert wire.value().startswith(b"HTTP/1.1 101 ")
+    wire.clear()
+    protocol.muted = False  # daphne's attribute, read by the inbox
+    DaphneTransport(protocol, max_payload_length)
+    return protocol, wire
+
+
+def test_single_frame_text_skips_autobahns_validator_and_fragmented_text_uses_it() -> None:
+    """No added cost to a one-frame message: only a message spanning frames is checked as it
+    arrives (the decode into str validates the one-frame kind)."""
+
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(None)
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        validator = protocol.utf8validator = RecordingValidator(protocol.utf8validator)
+        protocol.dataReceived(client_frame(TEXT, "one frame €".encode()))
+        assert await inbox.next_message() == "one frame €"
+        assert validator.checked == []
+        protocol.dataReceived(client_frame(TEXT, b"two \xe2", fin=False))
+        protocol.dataReceived(client_frame(CONTINUATION, b"\x82\xac frames"))
+        assert await inbox.next_message() == "two € frames"
+        assert validator.checked == [b"two \xe2", b"\x82\xac frames"]
+        protocol.dataReceived(client_frame(BINARY, b"\xff", fin=False))
+        protocol.dataReceived(client_frame(CONTINUATION, b"\xfe"))
+        assert await inbox.next_message() == b"\xff\xfe"
+        protocol.dataReceived(client_frame(TEXT, b"again"))
+        assert await inbox.next_message() == "again"
+        assert len(validator.checked) == 2 and wire.value() == b""
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_fragment_fails_with_1007_before_the_message_ends() -> None:
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(None)
+        Inbox(protocol, asyncio.get_running_loop())
+        protocol.dataReceived(client_frame(TEXT, b"fine so far", fin=False))
+        assert wire.value() == b""
+        protocol.dataReceived(client_frame(CONTINUATION, b"\xc3\x28", fin=False))
+        assert wire.value()[:4] == b"\x88" + bytes([len(wire.value()) - 2]) + b"\x03\xef"  # 1007
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("limit", "size", "closed"),
+    [
+        (None, MiB + 1, b"message of 1048577 bytes exceeds 1048576"),  # daphne's, not bunws's
+        (2 * MiB, 2 * MiB, None),  # the endpoint's limit replaces daphne's 1 MiB
+        (0, 3 * MiB, None),  # 0: no limit, in autobahn as in bunws
+        (10, 11, b"message of 11 bytes exceeds 10"),
+    ],
+)
+def test_the_endpoints_payload_limit_replaces_daphnes_on_its_connection(
+    limit: int | None, size: int, closed: bytes | None
+) -> None:
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(limit)
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        protocol.dataReceived(client_frame(BINARY, b"x" * size))
+        if closed is None:
+            assert len(await inbox.next_message()) == size
+            assert wire.value() == b""
+        else:
+            assert wire.value() == b"\x88" + bytes([2 + len(closed)]) + b"\x03\xf1" + closed
+            assert inbox._items == []  # never delivered
 
     asyncio.run(scenario())

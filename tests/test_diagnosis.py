@@ -95,6 +95,17 @@ def test_diagnosis_for_names_origin_and_path() -> None:
     assert "'/ws/nope/'" in diagnosis_for(d.NO_SUCH_ENDPOINT, path="/ws/nope/").summary
 
 
+def test_fetch_answered_is_its_own_reason_and_names_the_status() -> None:
+    """A plain request that fetch answered itself is not the 426 of no_upgrade_header."""
+    assert d.FETCH_ANSWERED in KNOWN
+    result = diagnosis_for(d.FETCH_ANSWERED, path="/ws/members/", status=403)
+    assert result.reason == d.FETCH_ANSWERED
+    assert "status 403" in result.summary
+    assert "'/ws/members/'" in result.summary
+    assert "426" not in result.summary
+    assert "fetch" in result.hint
+
+
 def test_diagnosis_for_unknown_reason_names_it() -> None:
     with pytest.raises(ValueError, match=r"'bogus'.*REASONS"):
         diagnosis_for("bogus")

@@ -43,7 +43,8 @@ def test_text_and_binary_echo_keep_their_type(server: Server) -> None:
             assert await recv(ws) == "héllo"
             await ws.send(b"\x00\xffbin")
             assert await recv(ws) == b"\x00\xffbin"
-            await ws.send("")  # an empty text frame is a valid message; echoing it is dropped
+            await ws.send("")  # an empty text frame is a valid message, echoed like any other
+            assert await recv(ws) == ""
             await ws.send("after-empty")
             assert await recv(ws) == "after-empty"
 

@@ -257,3 +257,96 @@ def test_after_a_restart_one_lookup_then_repeats_wait_in_memory(
             _record(client="203.0.113.78")
     failures.flush_pending()
     assert FailedUpgrade.objects.get(client_address="203.0.113.78").count == 52
+
+
+# -- a deleted row (admin delete, bunws_prune, housekeeping, a rollback) loses no failure -------
+
+
+@pytest.mark.parametrize("interval", [0, 60])
+def test_repeat_after_the_row_was_deleted_creates_a_new_row(interval: int) -> None:
+    """A repeat inside the window whose row was deleted (admin, prune) starts a new row, whether
+    it is written at once or counted in memory first."""
+    with override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": interval}):
+        _record(client="203.0.113.90")
+        FailedUpgrade.objects.all().delete()
+        _record(client="203.0.113.90")
+        failures.flush_pending()
+    [row] = FailedUpgrade.objects.all()
+    assert (row.client_address, row.count) == ("203.0.113.90", 1)
+    assert row.diagnosis == d.diagnosis_for(d.NO_UPGRADE_HEADER).summary
+    assert row.user_agent == "curl/8.5.0"
+
+
+@override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": 60})
+def test_repeats_pending_for_a_row_deleted_before_the_flush_are_written_to_a_new_row() -> None:
+    _record(client="203.0.113.91")
+    for _ in range(4):
+        _record(client="203.0.113.91")
+    FailedUpgrade.objects.all().delete()
+    assert failures.flush_pending() == 1
+    [row] = FailedUpgrade.objects.all()
+    assert (row.client_address, row.count) == ("203.0.113.91", 4)
+    assert row.first_seen <= row.last_seen
+    # The new row is the one later repeats bump.
+    _record(client="203.0.113.91")
+    failures.flush_pending()
+    assert FailedUpgrade.objects.get().count == 5
+
+
+@override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": 60})
+def test_housekeeping_keeps_the_pending_repeats_of_rows_it_does_not_delete() -> None:
+    """Housekeeping deletes expired rows; the repeats still in memory for the rows it keeps
+    reach the database at the next flush."""
+    _record(client="203.0.113.92")
+    for _ in range(9):
+        _record(client="203.0.113.92")
+    old = timezone.now() - timedelta(days=30)
+    FailedUpgrade.objects.create(
+        path="/old/",
+        method="GET",
+        reason=d.NO_SUCH_ENDPOINT,
+        diagnosis="d",
+        hint="h",
+        first_seen=old,
+        last_seen=old,
+    )
+    saved = dict(failures._budget)
+    failures._budget["housekept"] = -1  # as at the first new row of the next window
+    try:
+        _record(client="198.51.100.93")  # a new row: housekeeping runs and deletes /old/
+    finally:
+        failures._budget.update(saved)
+    assert not FailedUpgrade.objects.filter(path="/old/").exists()
+    failures.flush_pending()
+    assert FailedUpgrade.objects.get(client_address="203.0.113.92").count == 10
+
+
+def test_prune_keeps_the_pending_repeats_of_rows_it_keeps() -> None:
+    with override_settings(BUNWS={"FAILED_UPGRADE_FLUSH_INTERVAL": 60}):
+        _record(client="203.0.113.94")
+        _record(client="203.0.113.94")
+        assert prune_failed_upgrades(timedelta(days=7)) == 0
+        _record(client="203.0.113.94")
+        failures.flush_pending()
+    assert FailedUpgrade.objects.get(client_address="203.0.113.94").count == 3
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [(d.NO_UPGRADE_HEADER, 426), (d.WRONG_METHOD, 426), (d.ORIGIN_NOT_ALLOWED, 403)],
+)
+def test_status_defaults_to_what_the_client_gets_for_the_reason(reason: str, status: int) -> None:
+    _record(reason=reason)
+    assert FailedUpgrade.objects.get().status == status
+
+
+def test_fetch_answered_keeps_one_row_per_status(caplog: pytest.LogCaptureFixture) -> None:
+    """A client refused with 403 who later gets a 200 from fetch has two rows, not one."""
+    with caplog.at_level(logging.WARNING, logger="bunws"):
+        _record(reason=d.FETCH_ANSWERED, status=403)
+        _record(reason=d.FETCH_ANSWERED, status=403)
+        _record(reason=d.FETCH_ANSWERED, status=200)
+    counts = dict(FailedUpgrade.objects.values_list("status", "count"))
+    assert counts == {403: 2, 200: 1}
+    assert "status 403" in FailedUpgrade.objects.get(status=403).diagnosis
+    assert "reason=fetch_answered status=200 " in caplog.text

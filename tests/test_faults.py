@@ -116,7 +116,7 @@ async def subscribers(server: Server, topic: str) -> int:
     ("tag", "frame"),
     [
         ("badutf8", client_frame(0x1, b"ok \xc3\x28 not utf-8")),
-        ("toolarge", client_frame(0x2, b"x" * (1024 * 1024 + 1))),  # daphne's 1 MiB frame cap
+        ("toolarge", client_frame(0x2, b"x" * (1024 * 1024 + 1))),  # over the endpoint's limit
         ("midreset", client_frame(0x2, b"0123456789", length=1000)),
     ],
 )

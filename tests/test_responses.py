@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 
 from bunws import diagnosis as d
 from bunws.responses import upgrade_required
@@ -47,6 +47,7 @@ def test_text_body_explains_what_to_do(accept: str | None) -> None:
     assert "'chat'" in body
     assert DIAG.summary in body
     assert DIAG.hint in body
+    assert "ws://testserver/ws/chat/" in body
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,58 @@ def test_json_body_when_client_asks_for_json(accept: str) -> None:
         "hint": DIAG.hint,
         "endpoint": "chat",
         "path": "/ws/chat/",
+        "url": "ws://testserver/ws/chat/",
     }
+
+
+def test_text_body_says_each_thing_once_and_ends_with_the_url() -> None:
+    """The endpoint is named once, in a sentence that gives the URL to connect to."""
+    _, _, body = _response(None)
+    assert body.count("WebSocket endpoint") == 1, body
+    assert body.count("/ws/chat/") == 1, body
+    assert body.rstrip().endswith("ws://testserver/ws/chat/"), body
+    assert "'chat'" in body
+
+
+def test_url_keeps_the_script_prefix_and_drops_the_query() -> None:
+    request = RequestFactory().get("/ws/chat/", {"token": "SECRET"}, SCRIPT_NAME="/app")
+    assert request.path == "/app/ws/chat/"
+    body = upgrade_required(request, DIAG, endpoint="chat").content.decode()
+    assert "ws://testserver/app/ws/chat/" in body
+    assert "SECRET" not in body
+
+
+def test_a_host_outside_allowed_hosts_gets_the_path_without_a_url() -> None:
+    request = RequestFactory().get("/ws/chat/", HTTP_HOST="evil.example")
+    body = upgrade_required(request, DIAG, endpoint="chat").content.decode()
+    assert "evil.example" not in body
+    assert body.rstrip().endswith("The WebSocket path is /ws/chat/"), body
+
+
+@pytest.mark.django_db
+def test_a_secure_request_is_told_the_wss_url(client: Client) -> None:
+    response = client.get("/t/echo/", secure=True, HTTP_ACCEPT="application/json")
+    assert response.status_code == 426
+    assert response.json()["url"] == "wss://testserver/t/echo/"
+    text = client.get("/t/echo/", secure=True).content.decode()
+    assert "wss://testserver/t/echo/" in text
+
+
+@pytest.mark.django_db
+@override_settings(
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    USE_X_FORWARDED_HOST=True,
+    ALLOWED_HOSTS=["chat.example"],
+)
+def test_behind_a_tls_proxy_the_url_is_wss_on_the_forwarded_host(client: Client) -> None:
+    response = client.get(
+        "/t/echo/",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="chat.example",
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 426
+    assert response.json()["url"] == "wss://chat.example/t/echo/"
 
 
 @pytest.mark.django_db

@@ -91,11 +91,12 @@ def test_send_returns_the_byte_count_and_keeps_the_frame_type() -> None:
     assert transport.texts() == ["héllo", b"\x00\x01", b"abc"]
 
 
-def test_empty_payload_is_dropped_with_zero() -> None:
+def test_empty_payload_is_sent_and_returns_zero_bytes() -> None:
+    """As in Bun (see tests/test_empty_messages.py)."""
     ws, transport = make_socket()
     assert ws.send("") == 0
     assert ws.send(b"") == 0
-    assert transport.writes == []
+    assert transport.texts() == ["", b""]
 
 
 def test_send_to_a_closed_socket_returns_zero() -> None:

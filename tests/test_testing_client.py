@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
 from django.contrib.auth.models import User
-from django.test import TestCase
+from django.http import HttpRequest
+from django.test import TestCase, override_settings
+from django.urls import path
 
 import bunws
+from bunws.consumer import EndpointApp
+from bunws.endpoint import Endpoint
+from bunws.socket import ServerWebSocket
 from bunws.testing import (
     AsyncSocketClient,
     HandshakeRefused,
@@ -61,13 +67,45 @@ def test_assert_closed_fails_on_a_different_code() -> None:
 
 
 @pytest.mark.django_db
-def test_refused_handshakes_raise_handshake_refused() -> None:
-    with pytest.raises(HandshakeRefused, match="refused"):
+def test_handshake_refused_tells_an_origin_refusal_from_a_fetch_refusal() -> None:
+    with pytest.raises(HandshakeRefused, match="refused by endpoint 't-decline'") as fetch:
         SocketClient("t/decline/").connect()
-    with pytest.raises(HandshakeRefused):
+    with pytest.raises(HandshakeRefused) as origin:
         SocketClient("echo/", origin="https://evil.example").connect()
-    with pytest.raises(HandshakeRefused):
+    with pytest.raises(HandshakeRefused) as nowhere:
         SocketClient("no/such/endpoint/").connect()
+    refusals = [
+        (r.value.reason, r.value.endpoint, r.value.status) for r in (fetch, origin, nowhere)
+    ]
+    assert refusals == [
+        ("fetch_declined", "t-decline", 403),
+        ("origin_not_allowed", "echo", 403),
+        ("no_such_endpoint", "", 403),
+    ]
+    assert "origin_not_allowed" in str(origin.value)
+    assert origin.value.code == 1000
+
+
+@pytest.mark.django_db
+def test_handshake_refused_names_the_per_client_socket_limit() -> None:
+    limit = override_settings(BUNWS={"MAX_SOCKETS_PER_CLIENT": 1})
+    with limit, SocketClient("echo/"), pytest.raises(HandshakeRefused) as refusal:
+        SocketClient("echo/").connect()
+    assert (refusal.value.reason, refusal.value.code) == ("too_many_sockets", 1008)
+
+
+def test_repeated_upgrade_headers_all_reach_the_test_client() -> None:
+    def fetch(request: HttpRequest, server: Endpoint) -> None:
+        server.upgrade(request, headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+
+    async def message(ws: ServerWebSocket, message: str | bytes) -> None:
+        """Never called: the test only looks at the handshake."""
+
+    endpoint = Endpoint("twice/", fetch=fetch, websocket={"message": message}, name="twice")
+    application = URLRouter([path("twice/", EndpointApp(endpoint))])  # type: ignore[arg-type]
+    with SocketClient("twice/", application=application) as ws:
+        assert ws.response_headers.getlist("set-cookie") == ["a=1", "b=2"]
+        assert ws.response_headers["set-cookie"] == "b=2"  # one value: the last, as before
 
 
 def test_observe_records_publishes_from_sockets_and_from_code() -> None:

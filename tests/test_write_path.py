@@ -28,9 +28,8 @@ def test_frames_at_every_length_boundary_reach_the_client_intact(server: Server,
 
     async def scenario() -> None:
         async with await connect(server, "t/echo/", max_size=None) as ws:
-            if size:  # bunws sends nothing for an empty message, like Bun
-                await ws.send(text)
-                assert await recv(ws) == text
+            await ws.send(text)  # size 0: an empty message is echoed too, as Bun does
+            assert await recv(ws) == text
             await ws.send(data + b"!")
             assert await recv(ws) == data + b"!"
 
@@ -139,7 +138,8 @@ def test_invalid_utf8_text_fails_the_connection_with_1007(server: Server, payloa
 
 
 def test_a_character_split_across_fragments_is_valid_text(server: Server) -> None:
-    """UTF-8 is checked on the whole message, so a code point may span two frames."""
+    """A fragmented message is UTF-8 checked incrementally, so a code point may span two
+    frames (the bad-fragment cases are in tests/test_protocol_fixes.py)."""
     euro = "€".encode()  # 3 bytes
 
     async def scenario() -> None:

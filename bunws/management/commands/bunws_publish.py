@@ -42,7 +42,11 @@ class Command(BaseCommand):
         data: str | bytes = message.encode("utf-8") if options["binary"] else message
         kind = "binary" if options["binary"] else "text"
         if not message:
-            raise CommandError("not delivered: an empty message is dropped, as in Bun.")
+            raise CommandError(
+                "not sent: MESSAGE is empty. bunws.publish() does send an empty message, but it "
+                "returns 0 (its size, as in Bun), so this command could not tell you whether the "
+                "channel layer took it; call bunws.publish(topic, '') from code if you need one."
+            )
         subscribers = cluster_subscriber_count(topic)
         size = publish(topic, data)
         if size == 0:
