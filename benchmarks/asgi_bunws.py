@@ -9,7 +9,7 @@ django_asgi = get_asgi_application()  # django.setup(); bunws then finds benchap
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from bunws.routing import OriginCheck, websocket_urlpatterns  # noqa: E402
+from bunws.asgi.routing import OriginCheck, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from benchmarks.apps import bare_echo, bare_fanout  # noqa: E402
-from bunws.routing import OriginCheck  # noqa: E402
+from bunws.asgi.routing import OriginCheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

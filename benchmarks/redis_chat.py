@@ -1,7 +1,7 @@
 """Workload ``redis``: the chat shape across two daphne processes that share a Redis.
 
 Clients alternate between the two servers, so most deliveries cross processes through the
-channel layer. bunws uses its bridge (``bunws.bridge``) over the layer named by
+channel layer. bunws uses its bridge (``bunws.cluster.bridge``) over the layer named by
 ``BUNWS_REDIS_LAYER``; the Channels rows are the ``ChatConsumer`` with ``group_send``. Each run
 uses its own Redis DB and key prefix (pub/sub channels ignore the DB number) so concurrent test
 runs on the same Redis are not disturbed, and deletes its keys afterwards.

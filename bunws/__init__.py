@@ -39,28 +39,27 @@ _EXPORTS = {
     "SocketStateError": "bunws.exceptions",
     "UnsupportedFeature": "bunws.exceptions",
     "Endpoint": "bunws.endpoint",
-    "ServerWebSocket": "bunws.socket",
-    "serve": "bunws.registry",
-    "publish": "bunws.pubsub",
-    "apublish": "bunws.pubsub",
-    "subscriber_count": "bunws.bridge",
-    "OriginCheck": "bunws.routing",
-    "websocket_urlpatterns": "bunws.routing",
+    "ServerWebSocket": "bunws.core.socket",
+    "serve": "bunws.endpoint",
+    "publish": "bunws.cluster.publish",
+    "apublish": "bunws.cluster.publish",
+    "subscriber_count": "bunws.cluster.bridge",
+    "OriginCheck": "bunws.asgi.routing",
+    "websocket_urlpatterns": "bunws.asgi.routing",
 }
 
 if TYPE_CHECKING:
-    from bunws.bridge import cluster_subscriber_count as subscriber_count
-    from bunws.endpoint import Endpoint
+    from bunws.asgi.routing import OriginCheck, websocket_urlpatterns
+    from bunws.cluster.bridge import cluster_subscriber_count as subscriber_count
+    from bunws.cluster.publish import apublish, publish
+    from bunws.core.socket import ServerWebSocket
+    from bunws.endpoint import Endpoint, serve
     from bunws.exceptions import (
         BunwsError,
         ConfigurationError,
         SocketStateError,
         UnsupportedFeature,
     )
-    from bunws.pubsub import apublish, publish
-    from bunws.registry import serve
-    from bunws.routing import OriginCheck, websocket_urlpatterns
-    from bunws.socket import ServerWebSocket
 
 
 def __getattr__(name: str) -> Any:

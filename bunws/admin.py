@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
-from bunws import diagnosis as d
+from bunws.core import diagnosis as d
 from bunws.models import FailedUpgrade
 
 # ModelAdmin is generic only in django-stubs; at runtime it cannot be subscripted.
@@ -114,7 +114,7 @@ class FailedUpgradeAdmin(_ModelAdmin):
         return super().changelist_view(request, extra_context=context)
 
 
-# The "Live sockets" page (bunws/live.py) hangs off the default admin site.
-from bunws.live import install as _install_live_page  # noqa: E402
+# The "Live sockets" page (bunws/admin_live.py) hangs off the default admin site.
+from bunws.admin_live import install as _install_live_page  # noqa: E402
 
 _install_live_page(admin.site)

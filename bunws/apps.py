@@ -15,7 +15,7 @@ class BunwsConfig(AppConfig):
 
     def ready(self) -> None:
         from bunws import checks  # noqa: F401  (registers system checks)
-        from bunws.registry import autodiscover
+        from bunws.endpoint import autodiscover
 
         autodiscover()
         _name_status_426()

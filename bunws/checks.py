@@ -106,8 +106,8 @@ def _children(app: Any) -> Iterator[Any]:
 
 def reaches_bunws(application: Any, depth: int = 12) -> bool:
     """Whether a WebSocket scope given to ``application`` can reach a bunws route."""
-    from bunws.consumer import EndpointApp
-    from bunws.routing import NoSuchEndpoint
+    from bunws.asgi.app import EndpointApp
+    from bunws.asgi.routing import NoSuchEndpoint
 
     seen: set[int] = set()
     frontier = [application]
@@ -176,7 +176,7 @@ def check_routes(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """No two endpoints on one route; ``bunws.urls`` included so plain HTTP gets the 426."""
-    from bunws.registry import endpoints
+    from bunws.endpoint import endpoints
 
     messages: list[CheckMessage] = []
     by_route: dict[str, str] = {}
@@ -239,7 +239,7 @@ def check_unbounded_payload_length(
     On daphne the endpoint's limit replaces daphne's ``--websocket-max-message-size`` for its
     sockets, so a limit above daphne's is fine; 0 means no limit there either.
     """
-    from bunws.registry import endpoints
+    from bunws.endpoint import endpoints
 
     return [
         Warning(

@@ -1,24 +1,27 @@
-"""``Endpoint``: one declared WebSocket route, its handlers, and the ``server`` passed to fetch."""
+"""``Endpoint``: one declared WebSocket route, its handlers, and the ``server`` passed to fetch;
+``serve()``, which declares one, and the process-wide registry of endpoints that routing reads."""
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from channels.db import DatabaseSyncToAsync
 from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
+from django.utils.module_loading import autodiscover_modules
 
+from bunws.core.options import HANDLER_PARAMS, SocketConfig, compile_mapping
 from bunws.exceptions import ConfigurationError, SocketStateError
-from bunws.options import HANDLER_PARAMS, SocketConfig, compile_mapping
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from bunws.socket import ServerWebSocket
+    from bunws.core.socket import ServerWebSocket
 
 Handler = Callable[..., Any]
 
@@ -180,13 +183,13 @@ class Endpoint:
 
     def publish(self, topic: str, data: str | bytes | bytearray | memoryview) -> int:
         """Publish to every subscriber of ``topic``, in every process the layer reaches."""
-        from bunws.pubsub import publish
+        from bunws.cluster.publish import publish
 
         return publish(topic, data)
 
     def subscriber_count(self, topic: str) -> int:
-        """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.bridge``."""
-        from bunws.bridge import cluster_subscriber_count
+        """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.cluster.bridge``."""
+        from bunws.cluster.bridge import cluster_subscriber_count
 
         return cluster_subscriber_count(topic)
 
@@ -194,3 +197,69 @@ class Endpoint:
     def pending_websockets(self) -> int:
         """Open sockets of this endpoint in this process."""
         return len(self.sockets)
+
+
+_endpoints: dict[str, Endpoint] = {}
+
+
+def serve(
+    route: str,
+    *,
+    websocket: Mapping[str, Any],
+    fetch: Callable[..., Any] | None = None,
+    name: str | None = None,
+    allowed_origins: Sequence[str] | None = None,
+) -> Endpoint:
+    """Declare a WebSocket endpoint at ``route`` (Django ``path()`` syntax) and register it.
+
+    ``websocket`` mirrors Bun's handler object: ``open``, ``message``, ``close``, ``drain``,
+    ``error`` and snake_case options. ``allowed_origins`` overrides the origin check for this
+    endpoint. A mistake raises ``ImproperlyConfigured`` at startup.
+    """
+    endpoint = Endpoint(
+        route, websocket=websocket, fetch=fetch, name=name, allowed_origins=allowed_origins
+    )
+    existing = _endpoints.get(endpoint.name)
+    if existing is not None:
+        raise ConfigurationError(
+            f"two bunws endpoints are named {endpoint.name!r} (routes {existing.route!r} and "
+            f"{endpoint.route!r}): pass a distinct name=... to bunws.serve()."
+        )
+    _endpoints[endpoint.name] = endpoint
+    return endpoint
+
+
+def endpoints() -> list[Endpoint]:
+    """Every registered endpoint, in declaration order."""
+    return list(_endpoints.values())
+
+
+def get(name: str) -> Endpoint:
+    """The endpoint called ``name``."""
+    try:
+        return _endpoints[name]
+    except KeyError:
+        raise LookupError(f"no bunws endpoint is named {name!r}") from None
+
+
+def unregister(name: str) -> None:
+    """Forget an endpoint (tests); routes already built keep serving it."""
+    _endpoints.pop(name, None)
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Restore the registry on exit, so a test can declare endpoints freely."""
+    saved = dict(_endpoints)
+    try:
+        yield
+    finally:
+        _endpoints.clear()
+        _endpoints.update(saved)
+
+
+def autodiscover() -> None:
+    """Import ``<app>.sockets`` (setting ``SOCKETS_MODULE``) for every installed app."""
+    from bunws.conf import get_config
+
+    autodiscover_modules(get_config().sockets_module)

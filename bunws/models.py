@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from bunws.diagnosis import REASONS
+from bunws.core.diagnosis import REASONS
 
 
 class FailedUpgrade(models.Model):

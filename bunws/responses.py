@@ -6,7 +6,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 
-from bunws.diagnosis import Diagnosis
+from bunws.core.diagnosis import Diagnosis
 
 __all__ = ["upgrade_required", "wants_json", "websocket_url"]
 
@@ -73,7 +73,7 @@ def upgrade_required(request: HttpRequest, diagnosis: Diagnosis, *, endpoint: st
     response["Sec-WebSocket-Version"] = "13"
     response["Cache-Control"] = "no-store"
     patch_vary_headers(response, ["Accept"])
-    # bunws logs every failed upgrade with its reason (bunws.failures); django.request's
+    # bunws logs every failed upgrade with its reason (bunws.failures.log); django.request's
     # "Upgrade Required: /path" line for the same request would only repeat it, at twice the cost.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response

@@ -29,9 +29,9 @@ from asgiref.sync import AsyncToSync, SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils.datastructures import MultiValueDict
 
-from bunws.consumer import REFUSALS_KEY
-from bunws.frame import Frame
-from bunws.hub import hub
+from bunws.asgi.app import REFUSALS_KEY
+from bunws.core.frame import Frame
+from bunws.core.hub import hub
 
 __all__ = [
     "AsyncSocketClient",
@@ -82,7 +82,7 @@ def bunws_application() -> Any:
     from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
 
-    from bunws.routing import OriginCheck, websocket_urlpatterns
+    from bunws.asgi.routing import OriginCheck, websocket_urlpatterns
 
     return OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns())))
 

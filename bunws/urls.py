@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from bunws.registry import endpoints
+from bunws.endpoint import endpoints
 from bunws.views import endpoint_view
 
 app_name = "bunws"

@@ -23,9 +23,9 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from bunws.diagnosis import FETCH_ANSWERED, diagnose, diagnosis_for
+from bunws.core.diagnosis import FETCH_ANSWERED, diagnose, diagnosis_for
 from bunws.endpoint import Endpoint, Handshake
-from bunws.failures import arecord_failed_upgrade
+from bunws.failures.log import arecord_failed_upgrade
 from bunws.responses import upgrade_required
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from bunws import diagnosis as d
+from bunws.core import diagnosis as d
 from bunws.models import FailedUpgrade
 
 pytestmark = pytest.mark.django_db

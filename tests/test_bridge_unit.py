@@ -13,9 +13,9 @@ from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bunws import bridge, counts
-from bunws.frame import Frame
-from bunws.hub import Hub
+from bunws.cluster import bridge, counts
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub
 
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=10_000)
 

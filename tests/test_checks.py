@@ -17,8 +17,8 @@ from django.test import override_settings
 from django.urls import URLPattern
 
 import bunws
-from bunws import registry
-from bunws.routing import websocket_urlpatterns
+from bunws import endpoint as registry
+from bunws.asgi.routing import websocket_urlpatterns
 
 MiB = 1024 * 1024
 

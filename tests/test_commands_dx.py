@@ -127,7 +127,7 @@ def test_runserver_serves_websockets_through_daphne(tmp_path: Path) -> None:
 
 
 def test_diagnostics_doc_explains_every_failure_reason_and_check() -> None:
-    from bunws.diagnosis import REASONS
+    from bunws.core.diagnosis import REASONS
 
     text = (ROOT / "docs" / "diagnostics.md").read_text()
     for code, _label in REASONS:

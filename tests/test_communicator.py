@@ -13,10 +13,10 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 from django.urls import path
 
-from bunws.consumer import EndpointApp
+from bunws.asgi.app import EndpointApp
+from bunws.asgi.transport import AsgiTransport
+from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
-from bunws.socket import ServerWebSocket
-from bunws.transport import AsgiTransport
 
 Events = list[tuple[str, Any]]
 

@@ -1,4 +1,4 @@
-"""Pins ``bunws.daphne_adapter`` to the daphne, autobahn and Twisted versions it reaches into.
+"""Pins ``bunws.daphne.transport`` to the daphne, autobahn and Twisted versions it reaches into.
 
 If one of these fails after an upgrade, the adapter must be revisited before the version range
 in pyproject.toml is widened.
@@ -21,8 +21,8 @@ from twisted.internet.tcp import Connection
 from twisted.web.http import HTTPChannel
 from txaio import tx as txaio_tx
 
-from bunws.daphne_adapter import DaphneTransport, encode_reason, find_protocol
-from bunws.frame import Frame, encode_frame
+from bunws.core.frame import Frame, encode_frame
+from bunws.daphne.transport import DaphneTransport, encode_reason, find_protocol
 from tests.conftest import connect, recv, run
 from tests.servers import Server
 
@@ -202,6 +202,6 @@ def test_bunws_producer_replaces_the_stale_http_channel_on_a_live_connection(
     async def scenario() -> None:
         async with await connect(server, "t/lim/cork/") as ws:
             await ws.send("producer")
-            assert await recv(ws) == "bunws.daphne_adapter._Producer"
+            assert await recv(ws) == "bunws.daphne.transport._Producer"
 
     run(scenario())

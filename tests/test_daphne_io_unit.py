@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bunws.daphne_adapter import DaphneTransport
-from bunws.daphne_inbox import Inbox
-from bunws.flush import Flusher
-from bunws.frame import Frame, encode_frame
-from bunws.transport import Disconnected
+from bunws.asgi.transport import Disconnected
+from bunws.core.frame import Frame, encode_frame
+from bunws.daphne.cork import Flusher
+from bunws.daphne.inbox import Inbox
+from bunws.daphne.transport import DaphneTransport
 
 TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
 MiB = 1024 * 1024

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bunws import diagnosis as d
-from bunws.diagnosis import Diagnosis, diagnose, diagnosis_for, redact_headers, redact_query
+from bunws.core import diagnosis as d
+from bunws.core.diagnosis import Diagnosis, diagnose, diagnosis_for, redact_headers, redact_query
 
 KNOWN = {code for code, _ in d.REASONS}
 HANDSHAKE = {

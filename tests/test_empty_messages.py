@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from bunws import pubsub
-from bunws.frame import Frame, encode_frame
-from bunws.hub import Hub
+from bunws.cluster import publish as pubsub
+from bunws.core.frame import Frame, encode_frame
+from bunws.core.hub import Hub
 from bunws.testing import AsyncSocketClient
 from tests.conftest import connect, expect_silence, recv, run
 from tests.servers import Server

@@ -13,9 +13,9 @@ from django.db import OperationalError, connection
 from django.test import override_settings
 from django.utils import timezone
 
-from bunws import diagnosis as d
-from bunws import failures
-from bunws.failures import arecord_failed_upgrade, prune_failed_upgrades, record_failed_upgrade
+from bunws.core import diagnosis as d
+from bunws.failures import log as failures
+from bunws.failures.log import arecord_failed_upgrade, prune_failed_upgrades, record_failed_upgrade
 from bunws.models import FailedUpgrade
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ import pytest
 from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 
+from bunws.core.options import compile_mapping
+from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
 from bunws.exceptions import ConfigurationError
-from bunws.options import compile_mapping
-from bunws.socket import ServerWebSocket
 from tests.conftest import connect, expect_silence, recv, run
 from tests.servers import Server, daphne_server
 from tests.test_socket_unit import make_socket

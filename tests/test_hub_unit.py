@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bunws.frame import Frame
-from bunws.hub import Hub
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub
 
 
 class Sink:

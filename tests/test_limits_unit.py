@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bunws.limits import (
+from bunws.core.limits import (
     CLOSE,
     PING,
     ClientSockets,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from bunws.core.options import OPTION_DEFAULTS, compile_mapping
 from bunws.exceptions import ConfigurationError, UnsupportedFeature
-from bunws.options import OPTION_DEFAULTS, compile_mapping
 
 
 async def message(ws: Any, message: Any) -> None:

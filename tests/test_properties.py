@@ -9,11 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bunws import diagnosis as d
-from bunws.frame import Frame
-from bunws.hub import Hub
-from bunws.options import HANDLER_PARAMS, OPTION_DEFAULTS, compile_mapping
-from bunws.socket import CLOSED, ServerWebSocket
+from bunws.core import diagnosis as d
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub
+from bunws.core.options import HANDLER_PARAMS, OPTION_DEFAULTS, compile_mapping
+from bunws.core.socket import CLOSED, ServerWebSocket
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

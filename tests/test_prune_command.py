@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from bunws import diagnosis as d
+from bunws.core import diagnosis as d
 from bunws.models import FailedUpgrade
 
 pytestmark = pytest.mark.django_db

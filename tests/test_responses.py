@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.test import Client, RequestFactory, override_settings
 
-from bunws import diagnosis as d
+from bunws.core import diagnosis as d
 from bunws.responses import upgrade_required
 
 DIAG = d.diagnose("GET", {})

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 from websockets.typing import Subprotocol
 
-from bunws import diagnosis as d
-from bunws import failures
-from bunws.failures import OVERFLOW_PATH, record_failed_upgrade
+from bunws.core import diagnosis as d
+from bunws.failures import log as failures
+from bunws.failures.log import OVERFLOW_PATH, record_failed_upgrade
 from bunws.models import FailedUpgrade
 from tests.conftest import connect, recv, run
 from tests.servers import Server

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from bunws.frame import Frame
-from bunws.hub import Hub
-from bunws.options import compile_mapping
-from bunws.socket import CLOSED, CLOSING, OPEN, ServerWebSocket, check_close_code
-from bunws.transport import FlowControl
+from bunws.asgi.transport import FlowControl
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub
+from bunws.core.options import compile_mapping
+from bunws.core.socket import CLOSED, CLOSING, OPEN, ServerWebSocket, check_close_code
 
 
 class FakeTransport:

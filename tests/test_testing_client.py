@@ -11,9 +11,9 @@ from django.test import TestCase, override_settings
 from django.urls import path
 
 import bunws
-from bunws.consumer import EndpointApp
+from bunws.asgi.app import EndpointApp
+from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
-from bunws.socket import ServerWebSocket
 from bunws.testing import (
     AsyncSocketClient,
     HandshakeRefused,

@@ -17,8 +17,7 @@ from django.urls import Resolver404, resolve
 from django.urls.resolvers import RoutePattern
 
 from bunws.conf import get_config
-from bunws.endpoint import Endpoint
-from bunws.registry import endpoints
+from bunws.endpoint import Endpoint, endpoints
 
 ROUTES_SHOWN = 8
 

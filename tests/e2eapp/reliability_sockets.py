@@ -16,8 +16,8 @@ import time
 
 import bunws
 from bunws import ServerWebSocket
-from bunws.hub import hub
-from bunws.registry import endpoints
+from bunws.core.hub import hub
+from bunws.endpoint import endpoints
 
 _closes = {"count": 0}
 _lock = threading.Lock()

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bunws.conf import get_config
-from bunws.failures import AGE_FORMS, prune_failed_upgrades
-from bunws.failures import parse_age as _parse_age
+from bunws.failures.log import AGE_FORMS, prune_failed_upgrades
+from bunws.failures.log import parse_age as _parse_age
 
 _FORMS = AGE_FORMS
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bunws.bridge import cluster_subscriber_count, cross_process_layer, layer_description
-from bunws.pubsub import publish
+from bunws.cluster.bridge import cluster_subscriber_count, cross_process_layer, layer_description
+from bunws.cluster.publish import publish
 
 
 class Command(BaseCommand):

@@ -7,12 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from bunws.options import OPTION_DEFAULTS
+from bunws.core.options import OPTION_DEFAULTS
 
 
 def endpoint_rows() -> list[dict[str, Any]]:
     """One dict per registered endpoint, in declaration order."""
-    from bunws.registry import endpoints
+    from bunws.endpoint import endpoints
 
     rows = []
     for ep in endpoints():

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bunws.frame import Frame
-from bunws.hub import Hub
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub
 
 if TYPE_CHECKING:
-    from bunws.options import SocketConfig
-    from bunws.transport import Transport
+    from bunws.asgi.transport import Transport
+    from bunws.core.options import SocketConfig
 
 T = TypeVar("T")
 
@@ -294,7 +294,7 @@ class ServerWebSocket:
         if self.ready_state != OPEN:
             return 0
         skip = None if self._config.publish_to_self else self
-        from bunws.pubsub import publish_frame  # late: pubsub imports the layer bridge
+        from bunws.cluster.publish import publish_frame  # late: pubsub imports the layer bridge
 
         return publish_frame(topic, Frame(data), skip=skip)
 

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from bunws.hub import Hub
+from bunws.core.hub import Hub
 
 logger = logging.getLogger("bunws")
 
@@ -75,7 +75,7 @@ class CountPublisher:
     """Writes this process's counts to Redis (called on the socket loop every tick)."""
 
     def __init__(self, local_hub: Hub, client: Any, prefix: str) -> None:
-        from bunws.bridge import PROCESS_ID
+        from bunws.cluster.bridge import PROCESS_ID
 
         self.hub = local_hub
         self.client = client
@@ -152,7 +152,7 @@ def remote_count(topic: str) -> int:
     found = redis_settings()
     if found is None or time.monotonic() - _read_failed_at[0] < READ_BACKOFF:
         return 0
-    from bunws.bridge import PROCESS_ID
+    from bunws.cluster.bridge import PROCESS_ID
 
     host, prefix = found
     try:

@@ -2,7 +2,7 @@
 
 A publish reaches local subscribers straight through the hub, then (when a cross-process
 channel layer is configured) crosses the layer once for every other process; see
-``bunws.bridge``. Calls from other threads (sync views, management commands) are handed to the
+``bunws.cluster.bridge``. Calls from other threads (sync views, management commands) are handed to the
 event loop that owns the sockets.
 """
 
@@ -13,12 +13,12 @@ import os
 import threading
 from typing import Any, Protocol
 
-from bunws.frame import Frame
-from bunws.hub import Subscriber, hub
+from bunws.core.frame import Frame
+from bunws.core.hub import Subscriber, hub
 
 
 class Bridge(Protocol):
-    """Carries publishes to other processes (implemented by ``bunws.bridge``)."""
+    """Carries publishes to other processes (implemented by ``bunws.cluster.bridge``)."""
 
     def forward(self, topic: str, frame: Frame, skip: Subscriber | None) -> bool: ...
 
@@ -33,7 +33,7 @@ def bind_loop() -> None:
     loop = asyncio.get_running_loop()
     if _state["loop"] is not loop:
         _state["loop"], _state["thread"] = loop, threading.get_ident()
-        from bunws.bridge import start_bridge
+        from bunws.cluster.bridge import start_bridge
 
         _state["bridge"] = start_bridge()
 
@@ -119,7 +119,7 @@ async def _apublish_on_loop(topic: str, frame: Frame) -> int:
 
 
 async def _apublish_outside(topic: str, frame: Frame) -> int:
-    from bunws.bridge import get_bridge_for_publishing
+    from bunws.cluster.bridge import get_bridge_for_publishing
 
     bridge = get_bridge_for_publishing()
     if bridge is None:

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from bunws.registry import endpoints
+from bunws.endpoint import endpoints
 
 __all__ = ["GRACE_SECONDS", "close_all", "install"]
 

@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from django.urls import URLPattern, path, re_path
 
-from bunws.consumer import EndpointApp, record_refusal
-from bunws.daphne_adapter import RAW_SEND_KEY
-from bunws.diagnosis import NO_SUCH_ENDPOINT, ORIGIN_NOT_ALLOWED
-from bunws.origins import ORIGIN_KEY, OriginDecision, origin_allowed, scope_origin
-from bunws.registry import endpoints
+from bunws.asgi.app import EndpointApp, record_refusal
+from bunws.asgi.origin import ORIGIN_KEY, OriginDecision, origin_allowed, scope_origin
+from bunws.core.diagnosis import NO_SUCH_ENDPOINT, ORIGIN_NOT_ALLOWED
+from bunws.daphne.transport import RAW_SEND_KEY
+from bunws.endpoint import endpoints
 
 
 class NoSuchEndpoint:
@@ -59,7 +59,7 @@ class OriginCheck:
 
     This check sits outside routing, so it cannot tell which endpoint a path reaches once the
     routes are mounted under a prefix or a ``root_path``. It decides the settings' policy and
-    puts the decision in the scope (``bunws.origins``); the bunws endpoint that routing reaches
+    puts the decision in the scope (``bunws.asgi.origin``); the bunws endpoint that routing reaches
     decides with its own list. When the settings refuse the origin, any other application
     routing reaches (your own Channels consumers, the "no such endpoint" fallback) never sees
     the ``websocket.connect``: the handshake is refused and it gets a ``websocket.disconnect``.

@@ -21,8 +21,8 @@ import uuid
 from collections import deque
 from typing import Any
 
-from bunws.frame import Frame
-from bunws.hub import Hub, hub
+from bunws.core.frame import Frame
+from bunws.core.hub import Hub, hub
 
 logger = logging.getLogger("bunws")
 
@@ -125,7 +125,7 @@ class Bridge:
     """This process's link to the others through ``layer`` (runs on the socket loop)."""
 
     def __init__(self, layer: Any, local_hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
-        from bunws.counts import CountPublisher
+        from bunws.cluster.counts import CountPublisher
 
         self.layer = layer
         self.hub = local_hub
@@ -355,7 +355,7 @@ def cluster_subscriber_count(topic: str) -> int:
     writes its counts every half second. Without a Redis layer, or while Redis is unreachable,
     the count is this process's only.
     """
-    from bunws.counts import remote_count
+    from bunws.cluster.counts import remote_count
 
     local = hub.count(topic)
     if cross_process_layer() is None:

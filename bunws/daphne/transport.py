@@ -6,8 +6,8 @@ telling the application when that buffer is full. daphne's ``Server.create_appli
 ``send=functools.partial(server.handle_reply, protocol)``; from that protocol (an autobahn
 ``WebSocketServerProtocol``) this module accepts with headers, closes with a reason and
 registers a Twisted push producer for backpressure. Messages are framed once (``Frame.wire``),
-corked per loop iteration (``bunws.flush``) and written with one ``send()`` when Twisted's
-buffer is empty, as asyncio's transports do; received messages go through ``bunws.daphne_inbox``.
+corked per loop iteration (``bunws.daphne.cork``) and written with one ``send()`` when Twisted's
+buffer is empty, as asyncio's transports do; received messages go through ``bunws.daphne.inbox``.
 Everything here runs on daphne's event loop thread, which is also Twisted's reactor thread.
 ``tests/test_daphne_adapter.py`` pins the attributes used to the supported daphne versions.
 """
@@ -20,10 +20,10 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bunws.daphne_inbox import Inbox
-from bunws.flush import Flusher, flusher
-from bunws.frame import Frame
-from bunws.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
+from bunws.asgi.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
+from bunws.core.frame import Frame
+from bunws.daphne.cork import Flusher, flusher
+from bunws.daphne.inbox import Inbox
 
 logger = logging.getLogger("bunws")
 
@@ -40,7 +40,7 @@ try:  # what daphne serves on; looked up once, not per flush
 except ImportError:  # pragma: no cover - daphne installs Twisted
     pass
 
-#: Key under which ``bunws.routing.OriginCheck`` stores the server's own ``send`` callable.
+#: Key under which ``bunws.asgi.routing.OriginCheck`` stores the server's own ``send`` callable.
 RAW_SEND_KEY = "bunws.server_send"
 
 # RFC 6455 5.5.1: a close frame's body is at most 125 bytes, 2 of them the code.
@@ -177,7 +177,7 @@ class DaphneTransport:
 
     def receiver(self, receive: ASGIReceive) -> Receiver:
         if self._inbox is None:  # not accepted through this transport: plain ASGI events
-            from bunws.transport import asgi_receiver
+            from bunws.asgi.transport import asgi_receiver
 
             return asgi_receiver(receive)
         return self._inbox.next_message

@@ -2,7 +2,7 @@
 
 Socket and topic counts are this process's: under daphne the admin's HTTP requests are served
 by the same process as the sockets. With a cross-process channel layer, topic subscriber counts
-are also given for the whole cluster (``bunws.bridge.cluster_subscriber_count``).
+are also given for the whole cluster (``bunws.cluster.bridge.cluster_subscriber_count``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ FAILURE_WINDOW = timedelta(hours=24)
 
 def _local_counts() -> dict[str, Any]:
     """Open sockets per endpoint and subscribers per topic; runs on the socket loop."""
-    from bunws.hub import hub
-    from bunws.registry import endpoints
+    from bunws.core.hub import hub
+    from bunws.endpoint import endpoints
 
     topics = sorted(hub.topics(), key=lambda item: (-item[1], item[0]))
     return {
@@ -49,7 +49,7 @@ async def _alocal_counts() -> dict[str, Any]:
 
 def local_counts() -> dict[str, Any]:
     """``_local_counts`` read on the loop that owns the sockets, so no dict changes under us."""
-    from bunws import pubsub
+    from bunws.cluster import publish as pubsub
 
     loop = pubsub.socket_loop()
     if loop is None or threading.get_ident() == pubsub._state["thread"]:
@@ -59,7 +59,7 @@ def local_counts() -> dict[str, Any]:
 
 def _cluster(counts: dict[str, Any]) -> str | None:
     """Add cluster-wide topic counts when a cross-process layer exists; return its name."""
-    from bunws import bridge
+    from bunws.cluster import bridge
 
     try:
         if getattr(bridge, "cross_process_layer", lambda: None)() is None:

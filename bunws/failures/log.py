@@ -33,7 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from bunws.conf import get_config
-from bunws.diagnosis import (
+from bunws.core.diagnosis import (
     Diagnosis,
     diagnosis_for,
     expected_status,

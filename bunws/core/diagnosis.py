@@ -259,7 +259,7 @@ def diagnosis_for(
         known = ", ".join(code for code, _ in REASONS)
         raise ValueError(
             f"unknown failed-upgrade reason {reason!r}: use one of the codes in "
-            f"bunws.diagnosis.REASONS ({known})"
+            f"bunws.core.diagnosis.REASONS ({known})"
         ) from None
     if reason == ORIGIN_NOT_ALLOWED and origin is not None:
         summary = (

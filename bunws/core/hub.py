@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from bunws.frame import Frame
+from bunws.core.frame import Frame
 
 
 class Subscriber(Protocol):

@@ -2,7 +2,7 @@
 
 ``AsgiTransport`` works on any ASGI server: sends are queued and a writer task awaits the
 server's ``send``, so ``ws.send()`` stays a plain, non-blocking call. On daphne bunws uses
-``bunws.daphne_adapter.DaphneTransport`` instead, which writes straight to the connection.
+``bunws.daphne.transport.DaphneTransport`` instead, which writes straight to the connection.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from bunws.frame import Frame
+from bunws.core.frame import Frame
 
 logger = logging.getLogger("bunws")
 

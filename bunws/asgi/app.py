@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from bunws import pubsub, shutdown
+from bunws.asgi.origin import claim, endpoint_allows
+from bunws.asgi.request import handshake_request
+from bunws.asgi.transport import AsgiTransport, Disconnected, Transport
+from bunws.cluster import publish as pubsub
 from bunws.conf import get_config
-from bunws.daphne_adapter import daphne_transport
-from bunws.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED, diagnosis_for
-from bunws.failures import arecord_failed_upgrade
-from bunws.hub import hub
-from bunws.limits import (
+from bunws.core.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED, diagnosis_for
+from bunws.core.hub import hub
+from bunws.core.limits import (
     RATE_CLOSE_CODE,
     RATE_CLOSE_REASON,
     ClientSlot,
@@ -28,10 +29,10 @@ from bunws.limits import (
     client_sockets,
     idle_sweeper,
 )
-from bunws.origins import claim, endpoint_allows
-from bunws.request import handshake_request
-from bunws.socket import OPEN, ServerWebSocket
-from bunws.transport import AsgiTransport, Disconnected, Transport
+from bunws.core.socket import OPEN, ServerWebSocket
+from bunws.daphne import shutdown
+from bunws.daphne.transport import daphne_transport
+from bunws.failures.log import arecord_failed_upgrade
 
 if TYPE_CHECKING:
     from bunws.endpoint import Endpoint, Handshake
