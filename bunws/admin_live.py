@@ -7,9 +7,7 @@ are also given for the whole cluster (``bunws.cluster.bridge.cluster_subscriber_
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils import timezone
+
+from bunws.asgi.threads import call_on_socket_loop
 
 #: How many topics and failed upgrades the page lists.
 TOP_TOPICS = 20
@@ -43,18 +43,9 @@ def _local_counts() -> dict[str, Any]:
     }
 
 
-async def _alocal_counts() -> dict[str, Any]:
-    return _local_counts()
-
-
 def local_counts() -> dict[str, Any]:
     """``_local_counts`` read on the loop that owns the sockets, so no dict changes under us."""
-    from bunws.cluster import publish as pubsub
-
-    loop = pubsub.socket_loop()
-    if loop is None or threading.get_ident() == pubsub._state["thread"]:
-        return _local_counts()
-    return asyncio.run_coroutine_threadsafe(_alocal_counts(), loop).result(timeout=5)
+    return call_on_socket_loop(_local_counts, timeout=5)
 
 
 def _cluster(counts: dict[str, Any]) -> str | None:

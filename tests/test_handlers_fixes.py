@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 
+from bunws.asgi.threads import ThreadSafeWebSocket
 from bunws.core.options import compile_mapping
 from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
@@ -148,8 +149,12 @@ def test_endpoint_calls_a_short_sync_handler_in_a_worker_thread() -> None:
 
 def test_cork_from_a_worker_thread_runs_the_callback_there_and_writes_one_batch() -> None:
     async def scenario() -> None:
-        ws, transport = make_socket()  # created on this loop, as bunws creates sockets
+        # Created on this loop, as bunws creates sockets.
+        ws, transport = make_socket(socket_class=ThreadSafeWebSocket)
         loop_thread = threading.get_ident()
+        written_on: list[int] = []
+        write_many = transport.write_many
+        transport.write_many = lambda frames: (written_on.append(threading.get_ident()), write_many(frames))  # type: ignore[method-assign]  # fmt: skip
 
         def sync_handler() -> tuple[str, int, int]:
             callback_threads: list[int] = []
@@ -166,13 +171,14 @@ def test_cork_from_a_worker_thread_runs_the_callback_there_and_writes_one_batch(
         assert result == "result"
         assert callback_thread == handler_thread != loop_thread
         assert [[frame.data for frame in batch] for batch in transport.writes] == [["a", "b"]]
+        assert written_on == [loop_thread]  # the batch is written on the loop
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
 
 
 def test_cork_from_a_worker_thread_uncorks_when_the_callback_raises() -> None:
     async def scenario() -> None:
-        ws, transport = make_socket()
+        ws, transport = make_socket(socket_class=ThreadSafeWebSocket)
 
         def sync_handler() -> None:
             def batch(sock: ServerWebSocket) -> None:

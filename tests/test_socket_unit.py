@@ -74,12 +74,15 @@ class FakeTransport:
 
 
 def make_socket(
-    hub: Hub | None = None, drains: list[ServerWebSocket] | None = None, **options: Any
+    hub: Hub | None = None,
+    drains: list[ServerWebSocket] | None = None,
+    socket_class: type[ServerWebSocket] = ServerWebSocket,
+    **options: Any,
 ) -> tuple[ServerWebSocket, FakeTransport]:
     transport = FakeTransport()
     config = compile_mapping("unit", {"message": lambda ws, message: None, **options})
     on_drain = drains.append if drains is not None else None
-    ws = ServerWebSocket(transport=transport, config=config, hub=hub or Hub(), on_drain=on_drain)
+    ws = socket_class(transport=transport, config=config, hub=hub or Hub(), on_drain=on_drain)
     return ws, transport
 
 

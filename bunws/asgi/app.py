@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 
 from bunws.asgi.origin import claim, endpoint_allows
 from bunws.asgi.request import handshake_request
+from bunws.asgi.threads import ThreadSafeWebSocket
 from bunws.asgi.transport import AsgiTransport, Disconnected, Transport
 from bunws.cluster import publish as pubsub
 from bunws.conf import get_config
@@ -169,7 +170,7 @@ class EndpointApp:
         except ConnectionError:
             logger.info("bunws: %s: client left during the handshake", self.endpoint.name)
             return None
-        ws = ServerWebSocket(
+        ws = ThreadSafeWebSocket(
             transport=transport,
             config=self.endpoint.config,
             hub=hub,
@@ -177,6 +178,7 @@ class EndpointApp:
             scope=scope,
             endpoint=self.endpoint,
             on_drain=self._on_drain if "drain" in self.endpoint.handlers else None,
+            publish=pubsub.publish_frame,
         )
         return ws, transport
 

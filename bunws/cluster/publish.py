@@ -13,6 +13,7 @@ import os
 import threading
 from typing import Any, Protocol
 
+from bunws.asgi import threads
 from bunws.core.frame import Frame
 from bunws.core.hub import Subscriber, hub
 
@@ -25,25 +26,16 @@ class Bridge(Protocol):
     async def aforward_from_outside(self, topic: str, frame: Frame) -> bool: ...
 
 
-_state: dict[str, Any] = {"loop": None, "thread": None, "bridge": None}
+_state: dict[str, Any] = {"bridge": None}
 
 
 def bind_loop() -> None:
-    """Remember the running loop as the one that owns this process's sockets."""
-    loop = asyncio.get_running_loop()
-    if _state["loop"] is not loop:
-        _state["loop"], _state["thread"] = loop, threading.get_ident()
+    """Remember the running loop as the one that owns this process's sockets, and start the
+    bridge to other processes for it (once per loop)."""
+    if threads.bind_loop():
         from bunws.cluster.bridge import start_bridge
 
         _state["bridge"] = start_bridge()
-
-
-def socket_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop serving this process's sockets, if any is running."""
-    loop: asyncio.AbstractEventLoop | None = _state["loop"]
-    if loop is None or loop.is_closed() or not loop.is_running():
-        return None
-    return loop
 
 
 def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
@@ -67,16 +59,12 @@ def publish(topic: str, data: str | bytes | bytearray | memoryview, compress: bo
     0 when nobody could receive it. An empty message is sent too, and returns 0 like Bun.
     """
     frame = _checked_frame(topic, data)
-    loop = socket_loop()
-    if loop is not None and threading.get_ident() == _state["thread"]:
-        return publish_frame(topic, frame)
-    if loop is not None:
-        future = asyncio.run_coroutine_threadsafe(_apublish_on_loop(topic, frame), loop)
-        return future.result(timeout=30)
+    if threads.socket_loop() is not None:
+        return threads.call_on_socket_loop(publish_frame, topic, frame)
     # No sockets in this process (a shell, a management command, a Celery task): one private
     # loop keeps the layer's connection across calls instead of a new loop per publish.
     future = asyncio.run_coroutine_threadsafe(_apublish_outside(topic, frame), _outside_loop())
-    return future.result(timeout=30)
+    return future.result(threads.HANDOFF_TIMEOUT)
 
 
 _outside: dict[str, Any] = {"loop": None, "pid": None}
@@ -105,17 +93,12 @@ async def apublish(
 ) -> int:
     """``publish`` for async code; same return value."""
     frame = _checked_frame(topic, data)
-    loop = socket_loop()
+    loop = threads.socket_loop()
     if loop is asyncio.get_running_loop():
         return publish_frame(topic, frame)
-    if loop is not None:
-        future = asyncio.run_coroutine_threadsafe(_apublish_on_loop(topic, frame), loop)
-        return await asyncio.wrap_future(future)
+    if loop is not None:  # an async view on another loop (a thread of its own)
+        return await threads.acall_on(loop, publish_frame, topic, frame)
     return await _apublish_outside(topic, frame)
-
-
-async def _apublish_on_loop(topic: str, frame: Frame) -> int:
-    return publish_frame(topic, frame)
 
 
 async def _apublish_outside(topic: str, frame: Frame) -> int:

@@ -1,28 +1,29 @@
 """``ServerWebSocket``: the ``ws`` object handlers receive, mirroring Bun's ServerWebSocket.
 
-Its methods are plain calls usable from async and sync handlers alike. The socket holds the
-per-connection state (ready state, subscriptions, backpressure accounting, close bookkeeping)
-and writes through a ``Transport``; it imports nothing from Channels or daphne. A call made
-from a worker thread (a sync handler) is run on the socket's event loop and waited for.
+It holds the per-connection state (ready state, subscriptions, backpressure accounting, close
+bookkeeping), writes through a ``Transport`` and publishes through an injected hook, so it
+imports nothing from Django, Channels or daphne. It is used on its event loop's thread only:
+calls from other threads (sync handlers) are handed to the loop by the ASGI layer's subclass,
+``bunws.asgi.threads.ThreadSafeWebSocket``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bunws.core.frame import Frame
-from bunws.core.hub import Hub
+from bunws.core.hub import Hub, Subscriber
 
 if TYPE_CHECKING:
     from bunws.asgi.transport import Transport
     from bunws.core.options import SocketConfig
 
 T = TypeVar("T")
+
+#: How a socket publishes: ``(topic, frame, skip) -> int`` (Bun's return value).
+PublishHook = Callable[[str, Frame, Subscriber | None], int]
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
 
@@ -53,10 +54,9 @@ class ServerWebSocket:
         "_config",
         "_corked",
         "_hub",
-        "_loop",
         "_on_drain",
         "_paused",
-        "_thread",
+        "_publish",
         "_transport",
         "data",
         "endpoint",
@@ -78,6 +78,7 @@ class ServerWebSocket:
         scope: dict[str, Any] | None = None,
         endpoint: Any = None,
         on_drain: Callable[[ServerWebSocket], None] | None = None,
+        publish: PublishHook | None = None,
     ) -> None:
         self._transport = transport
         self._config = config
@@ -97,11 +98,7 @@ class ServerWebSocket:
         self._close_code: int | None = None
         self._close_reason = ""
         self._on_drain = on_drain
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
-        self._thread = threading.get_ident()
+        self._publish: PublishHook = publish or _local_publisher(hub)
         transport.set_flow_control(self)
         if config.send_pings and config.idle_timeout:
             transport.on_pong(self._touch)
@@ -109,28 +106,6 @@ class ServerWebSocket:
     def __repr__(self) -> str:
         name = getattr(self.endpoint, "name", "?")
         return f"<ServerWebSocket {name} {self.remote_address} state={self.ready_state}>"
-
-    # -- thread marshalling ---------------------------------------------------------------
-
-    def _elsewhere(self) -> bool:
-        return threading.get_ident() != self._thread and self._loop is not None
-
-    def _call_in_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the socket's loop and wait for its result (sync handlers)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            raise RuntimeError("the event loop of this socket is gone")
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        result: T = future.result(timeout=30)
-        return result
 
     # -- sending --------------------------------------------------------------------------
 
@@ -142,8 +117,6 @@ class ServerWebSocket:
         valid message (RFC 6455): it is sent, and its byte count is 0 too. ``compress`` is
         accepted for Bun compatibility and ignored: daphne does not negotiate compression.
         """
-        if self._elsewhere():
-            return self._call_in_loop(self.send, data)
         if self.ready_state != OPEN:
             return 0
         return self.deliver(Frame(data))
@@ -196,20 +169,8 @@ class ServerWebSocket:
         return -1
 
     def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
-        """Run ``callback(ws)`` and write what it sent in one batch; returns its result.
-
-        From a sync handler the callback runs in the handler's own thread (so it may use the
-        ORM, and a slow one holds up only this socket); only corking and the final write run
-        on the event loop.
-        """
-        if self._elsewhere():
-            if not self._call_in_loop(self._begin_cork):  # already corked: nest transparently
-                return callback(self)
-            try:
-                return callback(self)
-            finally:
-                self._call_in_loop(self._end_cork)
-        if not self._begin_cork():
+        """Run ``callback(ws)`` and write what it sent in one batch; returns its result."""
+        if not self._begin_cork():  # already corked: nest transparently
             return callback(self)
         try:
             return callback(self)
@@ -252,8 +213,6 @@ class ServerWebSocket:
 
     def subscribe(self, topic: str) -> None:
         """Receive every message published to ``topic`` (any string)."""
-        if self._elsewhere():
-            return self._call_in_loop(self.subscribe, topic)
         _check_topic(topic)
         if self.ready_state != OPEN:
             return None
@@ -264,8 +223,6 @@ class ServerWebSocket:
 
     def unsubscribe(self, topic: str) -> None:
         """Stop receiving ``topic``."""
-        if self._elsewhere():
-            return self._call_in_loop(self.unsubscribe, topic)
         _check_topic(topic)
         if self.subscriptions_set.pop(topic, 0) is None:
             self._hub.unsubscribe(self, topic)
@@ -288,22 +245,16 @@ class ServerWebSocket:
         which is still sent), or 0 if dropped: nobody to receive it, or this socket is not
         open, which includes the ``close`` handler (use ``endpoint.publish`` there, as in Bun).
         """
-        if self._elsewhere():
-            return self._call_in_loop(self.publish, topic, data)
         _check_topic(topic)
         if self.ready_state != OPEN:
             return 0
         skip = None if self._config.publish_to_self else self
-        from bunws.cluster.publish import publish_frame  # late: pubsub imports the layer bridge
-
-        return publish_frame(topic, Frame(data), skip=skip)
+        return self._publish(topic, Frame(data), skip)
 
     # -- closing --------------------------------------------------------------------------
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake with ``code`` and ``reason`` (truncated to 123 bytes)."""
-        if self._elsewhere():
-            return self._call_in_loop(self.close, code, reason)
         check_close_code(code)
         if self.ready_state != OPEN:
             return None
@@ -319,8 +270,6 @@ class ServerWebSocket:
 
     def terminate(self) -> None:
         """Drop the connection at once, without a closing handshake (the client sees 1006)."""
-        if self._elsewhere():
-            return self._call_in_loop(self.terminate)
         self._abort("terminated by the server")
         return None
 
@@ -353,8 +302,6 @@ class ServerWebSocket:
         Returns the frame's size, or 0 when the socket is not open or the transport cannot
         ping (ASGI has no ping event; only daphne's adapter can).
         """
-        if self._elsewhere():
-            return self._call_in_loop(self.ping, data)
         if self.ready_state != OPEN:
             return 0
         if not self._transport.ping(bytes(data)):
@@ -381,3 +328,12 @@ class ServerWebSocket:
 def _check_topic(topic: object) -> None:
     if not isinstance(topic, str):
         raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")
+
+
+def _local_publisher(hub: Hub) -> PublishHook:
+    """Publish to this process's subscribers only (a socket built without a cluster hook)."""
+
+    def publish(topic: str, frame: Frame, skip: Subscriber | None) -> int:
+        return frame.size if hub.publish(topic, frame, skip) else 0
+
+    return publish
