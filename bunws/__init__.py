@@ -43,14 +43,14 @@ _EXPORTS = {
     "serve": "bunws.endpoint",
     "publish": "bunws.cluster.publish",
     "apublish": "bunws.cluster.publish",
-    "subscriber_count": "bunws.cluster.bridge",
+    "subscriber_count": "bunws.cluster.counts",
     "OriginCheck": "bunws.asgi.routing",
     "websocket_urlpatterns": "bunws.asgi.routing",
 }
 
 if TYPE_CHECKING:
     from bunws.asgi.routing import OriginCheck, websocket_urlpatterns
-    from bunws.cluster.bridge import cluster_subscriber_count as subscriber_count
+    from bunws.cluster.counts import cluster_subscriber_count as subscriber_count
     from bunws.cluster.publish import apublish, publish
     from bunws.core.socket import ServerWebSocket
     from bunws.endpoint import Endpoint, serve

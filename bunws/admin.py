@@ -2,7 +2,10 @@
 
 The list names what was refused in each row (the origin of an origin refusal, the status fetch
 answered with, the method or header a plain request got wrong), so nobody has to open rows one
-by one to tell them apart.
+by one to tell them apart. ``FailedUpgradeAdmin`` also serves the "Live sockets" page
+(``bunws/admin_live.py``) through its ``get_urls()``: a custom ``AdminSite`` that registers it
+gets the page too, linked from the log's list; register ``LiveSocketsAdmin`` for ``Live`` as
+well to list the page in that site's index, as bunws does on the default site.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 
+from bunws.admin_live import LiveSocketsAdmin, live_json, live_page
 from bunws.core import diagnosis as d
-from bunws.models import FailedUpgrade
+from bunws.models import FailedUpgrade, Live
 
 # ModelAdmin is generic only in django-stubs; at runtime it cannot be subscripted.
 if TYPE_CHECKING:
@@ -113,8 +118,22 @@ class FailedUpgradeAdmin(_ModelAdmin):
         context = {"title": "Failed upgrade attempts", **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
+    def get_urls(self) -> list[URLPattern]:
+        """Add the "Live sockets" page and its JSON (``live/``, ``live.json``; staff only)."""
+        site = self.admin_site
+        return [
+            path("live/", site.admin_view(self.live_view), name="bunws_live"),
+            path("live.json", site.admin_view(self.live_json_view), name="bunws_live_json"),
+            *super().get_urls(),
+        ]
 
-# The "Live sockets" page (bunws/admin_live.py) hangs off the default admin site.
-from bunws.admin_live import install as _install_live_page  # noqa: E402
+    def live_view(self, request: HttpRequest) -> HttpResponse:
+        """The "Live sockets" page of this admin site."""
+        return live_page(request, self.admin_site)
 
-_install_live_page(admin.site)
+    def live_json_view(self, request: HttpRequest) -> HttpResponse:
+        """The page's data, polled by its script."""
+        return live_json(request, self.admin_site)
+
+
+admin.site.register(Live, LiveSocketsAdmin)

@@ -1,24 +1,34 @@
-"""The "Live sockets" admin page and the JSON view its script polls.
+"""The "Live sockets" admin page, the JSON view its script polls, and its admin-index entry.
 
-Socket and topic counts are this process's: under daphne the admin's HTTP requests are served
-by the same process as the sockets. With a cross-process channel layer, topic subscriber counts
-are also given for the whole cluster (``bunws.cluster.bridge.cluster_subscriber_count``).
+``FailedUpgradeAdmin.get_urls()`` (``bunws/admin.py``) serves the page and the JSON, so every
+admin site that registers the failure log has them; ``LiveSocketsAdmin`` lists the page in the
+admin index through the table-less ``Live`` proxy model. Socket and topic counts are this
+process's: under daphne the admin's HTTP requests are served by the same process as the sockets.
+With a cross-process channel layer, topic subscriber counts are also given for the whole cluster
+(``bunws.cluster.counts.cluster_subscriber_count``).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Count, Max, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from bunws.asgi.threads import call_on_socket_loop
+from bunws.models import FailedUpgrade, Live
+
+# ModelAdmin is generic only in django-stubs; at runtime it cannot be subscripted.
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Live]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
 #: How many topics and failed upgrades the page lists.
 TOP_TOPICS = 20
@@ -50,24 +60,24 @@ def local_counts() -> dict[str, Any]:
 
 def _cluster(counts: dict[str, Any]) -> str | None:
     """Add cluster-wide topic counts when a cross-process layer exists; return its name."""
-    from bunws.cluster import bridge
+    # Imported here: the counts load redis, which the admin needs only with a Redis layer.
+    from bunws.cluster.counts import cluster_subscriber_count
+    from bunws.cluster.layer import cross_process_layer, layer_description
 
     try:
-        if getattr(bridge, "cross_process_layer", lambda: None)() is None:
+        if cross_process_layer() is None:
             return None
         for row in counts["topics"]:
-            row["cluster_subscribers"] = bridge.cluster_subscriber_count(row["topic"])
-        return str(bridge.layer_description())
+            row["cluster_subscribers"] = cluster_subscriber_count(row["topic"])
+        return layer_description()
     except Exception:  # the page must render while Redis is down
         return None
 
 
-def failures(show: bool) -> dict[str, Any]:
+def failures(show: bool, site: admin.AdminSite) -> dict[str, Any]:
     """Failed upgrades of the last 24 hours by reason, and the most recent ones."""
     if not show:
         return {"visible": False, "by_reason": [], "recent": []}
-    from bunws.models import FailedUpgrade
-
     labels = dict(FailedUpgrade._meta.get_field("reason").flatchoices)
     since = timezone.now() - FAILURE_WINDOW
     grouped = (
@@ -98,14 +108,14 @@ def failures(show: bool) -> dict[str, Any]:
                 "client": row.client_address,
                 "count": row.count,
                 "last_seen": row.last_seen.isoformat(),
-                "url": reverse("admin:bunws_failedupgrade_change", args=[row.pk]),
+                "url": reverse(f"{site.name}:bunws_failedupgrade_change", args=[row.pk]),
             }
             for row in recent
         ],
     }
 
 
-def snapshot(request: HttpRequest) -> dict[str, Any]:
+def snapshot(request: HttpRequest, site: admin.AdminSite) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data."""
     counts = local_counts()
     layer = _cluster(counts)
@@ -115,72 +125,63 @@ def snapshot(request: HttpRequest) -> dict[str, Any]:
         "cluster_layer": layer,
         "generated_at": timezone.now().isoformat(),
         **counts,
-        "failed_upgrades": failures(request.user.has_perm("bunws.view_failedupgrade")),
+        "failed_upgrades": failures(request.user.has_perm("bunws.view_failedupgrade"), site),
     }
 
 
-def live_json(request: HttpRequest) -> JsonResponse:
+def live_json(request: HttpRequest, site: admin.AdminSite) -> JsonResponse:
     """The snapshot as JSON, polled by the page every two seconds."""
-    response = JsonResponse(snapshot(request))
+    response = JsonResponse(snapshot(request, site))
     response["Cache-Control"] = "no-store"
     return response
 
 
 def live_page(request: HttpRequest, site: admin.AdminSite) -> HttpResponse:
     """The "Live sockets" page; its script refreshes the tables from ``live_json``."""
+    request.current_app = site.name  # the template's admin links then name this site
     context = {
         **site.each_context(request),
         "title": "Live sockets",
-        "snapshot": snapshot(request),
+        "snapshot": snapshot(request, site),
         "json_url": reverse(f"{site.name}:bunws_live_json"),
     }
     return TemplateResponse(request, "admin/bunws/live.html", context)
 
 
-def install(site: admin.AdminSite) -> None:
-    """Add the page and its JSON view to ``site`` (staff only) and list it under bunws."""
-    if getattr(site, "_bunws_live", False):
-        return
-    site._bunws_live = True  # type: ignore[attr-defined]
-    original_urls = site.get_urls
-    original_app_list = site.get_app_list
+class LiveSocketsAdmin(_ModelAdmin):
+    """The "Live sockets" entry of the admin index, at ``<admin>/bunws/live/``.
 
-    def get_urls() -> list[URLPattern | URLResolver]:
-        def page(request: HttpRequest) -> HttpResponse:
-            return live_page(request, site)
+    Its list page is the live page itself, shown to all staff like the page it renders; the
+    ``FailedUpgradeAdmin`` of the same site must be registered (it serves the JSON).
+    """
 
-        return [
-            path("bunws/live/", site.admin_view(page), name="bunws_live"),
-            path("bunws/live.json", site.admin_view(live_json), name="bunws_live_json"),
-            *original_urls(),
-        ]
+    def get_urls(self) -> list[URLPattern]:
+        """Only the list page: the proxy has no rows to add, change or delete."""
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="bunws_live_changelist")]
 
-    def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[Any]:
-        apps = original_app_list(request, app_label)
-        entry = {
-            "name": "Live sockets",
-            "object_name": "LiveSockets",
-            "admin_url": reverse(f"{site.name}:bunws_live"),
-            "add_url": None,
-            "view_only": True,
-            "perms": {"view": True},
-        }
-        for app in apps:
-            if app["app_label"] == "bunws":
-                app["models"].insert(0, entry)
-                break
-        else:
-            if app_label in (None, "bunws"):
-                apps.append(
-                    {
-                        "name": "WebSockets (bunws)",
-                        "app_label": "bunws",
-                        "app_url": reverse(f"{site.name}:bunws_live"),
-                        "has_module_perms": True,
-                        "models": [entry],
-                    }
-                )
-        return apps
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Render the live page."""
+        return live_page(request, self.admin_site)
 
-    site.get_urls = get_urls  # type: ignore[method-assign]
-    site.get_app_list = get_app_list  # type: ignore[method-assign]
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        """List the bunws app for all staff, who may all see the page."""
+        return True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Any staff member sees the page (the admin site lets only staff in)."""
+        return True
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Nothing to add."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nothing to change."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nothing to delete."""
+        return False

@@ -1,4 +1,5 @@
-"""Django app configuration: discovers every installed app's ``sockets`` module at startup."""
+"""Django app configuration: at startup, checks the settings and discovers every installed app's
+``sockets`` module."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from django.apps import AppConfig
 
 
 class BunwsConfig(AppConfig):
-    """Registers bunws; ``ready()`` imports ``<app>.sockets`` so endpoints exist before routing."""
+    """Registers bunws; ``ready()`` validates ``settings.BUNWS`` (a bad value stops startup and
+    ``manage.py check``) and imports ``<app>.sockets`` so endpoints exist before routing."""
 
     name = "bunws"
     label = "bunws"
@@ -15,20 +17,10 @@ class BunwsConfig(AppConfig):
 
     def ready(self) -> None:
         from bunws import checks  # noqa: F401  (registers system checks)
+        from bunws.conf import get_config
+        from bunws.daphne.stack import name_status_426
         from bunws.endpoint import autodiscover
 
+        get_config()  # raises ConfigurationError naming the bad BUNWS key, value and fix
         autodiscover()
-        _name_status_426()
-
-
-def _name_status_426() -> None:
-    """Teach Twisted (daphne's HTTP layer) the phrase for 426; it would send "Unknown Status".
-
-    ASGI responses carry no reason phrase, so daphne's status line comes from Twisted's table,
-    which lacks RFC 7231's 426. Adding the entry changes nothing else.
-    """
-    try:
-        from twisted.web import http
-    except ImportError:  # not served by daphne
-        return
-    http.RESPONSES.setdefault(426, b"Upgrade Required")
+        name_status_426()

@@ -212,13 +212,16 @@ def check_channel_layer(
     """Outside DEBUG, the in-memory layer keeps publishes inside one process."""
     if settings.DEBUG:
         return []
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    from bunws.conf import get_config
+    from bunws.cluster.layer import layer_settings
 
-    layer = layers.get(get_config().channel_layer)
-    if layer is not None and layer.get("BACKEND") != _IN_MEMORY_LAYER:
+    layer = layer_settings()
+    if layer.entry is not None and layer.backend != _IN_MEMORY_LAYER:
         return []
-    what = "no channel layer is configured" if layer is None else "the channel layer is in-memory"
+    what = (
+        "no channel layer is configured"
+        if layer.entry is None
+        else "the channel layer is in-memory"
+    )
     return [
         Warning(
             f"DEBUG is False and {what}: if you run more than one daphne process, a publish "
@@ -261,15 +264,12 @@ def check_autobahn_accelerators(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """autobahn unmasks and validates frames in pure Python when its CFFI module is missing."""
-    import autobahn.websocket
+    from bunws.daphne.stack import autobahn_nvx
 
-    if getattr(autobahn.websocket, "USES_NVX", True):
+    in_use, built = autobahn_nvx()
+    if in_use:
         return []
-    why = (
-        "AUTOBAHN_USE_NVX turns them off"
-        if getattr(autobahn.websocket, "HAS_NVX", False)
-        else "they did not build on this machine"
-    )
+    why = "AUTOBAHN_USE_NVX turns them off" if built else "they did not build on this machine"
     return [
         Warning(
             f"autobahn is not using its NVX accelerators ({why}): daphne then unmasks and "

@@ -1,12 +1,15 @@
 """bunws settings, read lazily from ``settings.BUNWS`` with documented defaults.
 
-Every key is optional; ``get_config()`` caches the merged result and the cache is cleared on
-Django's ``setting_changed`` signal, so ``override_settings(BUNWS=...)`` works in tests.
+Every key is optional. ``get_config()`` checks each value's type and range (``apps.ready()``
+calls it, so a bad setting stops startup and ``manage.py check``), caches the merged result, and
+the cache is cleared on Django's ``setting_changed`` signal, so ``override_settings(BUNWS=...)``
+works in tests.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -14,6 +17,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from bunws.core.age import AGE_FORMS, parse_age
 from bunws.exceptions import ConfigurationError
 
 
@@ -49,10 +53,92 @@ class Config:
 _KEYS = {f.name.upper(): f.name for f in fields(Config)}
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _origins(value: object) -> bool:
+    return value is None or (
+        isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    )
+
+
+def _dotted(value: object) -> bool:
+    return isinstance(value, str) and all(part.isidentifier() for part in value.split("."))
+
+
+def _age(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_age(value)
+    except ValueError:  # not an age, or too large for a timedelta
+        return False
+    return True
+
+
+#: Field -> (is the value valid, what a valid value looks like: the fix the error names).
+_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "allowed_origins": (
+        _origins,
+        "None or a list of origins and host patterns, such as "
+        "['https://example.com', '.example.com']",
+    ),
+    "allow_missing_origin": (lambda value: isinstance(value, bool), "True or False"),
+    "sockets_module": (_dotted, "a module name such as 'sockets' or 'ws.endpoints'"),
+    "failed_upgrade_window": (_seconds, "a number of seconds >= 0, such as 60"),
+    "failed_upgrade_flush_interval": (
+        _seconds,
+        "a number of seconds >= 0, such as 1.0 (0 writes every repeat at once)",
+    ),
+    "failed_upgrade_retention": (_age, f"an age string: {AGE_FORMS}"),
+    "failed_upgrade_rows_per_window": (_whole, "a whole number >= 0, such as 1000"),
+    "failed_upgrade_max_rows": (_whole, "a whole number >= 0, such as 100000 (0 = no cap)"),
+    "channel_layer": (
+        lambda value: isinstance(value, str) and value != "",
+        "the alias of a CHANNEL_LAYERS entry, such as 'default'",
+    ),
+    "max_sockets_per_client": (_whole, "a whole number >= 0, such as 20 (0 = unlimited)"),
+    "max_messages_per_second": (_whole, "a whole number >= 0, such as 50 (0 = unlimited)"),
+}
+
+
+def _checked(key: str, name: str, value: Any) -> Any:
+    """``value`` for ``BUNWS[key]``, or ConfigurationError naming the key, the value and the fix."""
+    valid, expected = _RULES[name]
+    if not valid(value):
+        raise ConfigurationError(
+            f"BUNWS[{key!r}] must be {expected}; got {value!r} ({type(value).__name__})."
+        )
+    if name == "channel_layer":
+        aliases = getattr(settings, "CHANNEL_LAYERS", None) or {}
+        # "default" with no CHANNEL_LAYERS at all is what leaving the key out means (W002).
+        if value not in aliases and (aliases or value != "default"):
+            known = ", ".join(repr(alias) for alias in aliases) or "none (CHANNEL_LAYERS is empty)"
+            raise ConfigurationError(
+                f"BUNWS[{key!r}] is {value!r}, but CHANNEL_LAYERS has no such alias: name one "
+                f"of its entries (defined: {known}), or add {value!r} to CHANNEL_LAYERS."
+            )
+    if name == "allowed_origins" and value is not None:
+        return tuple(value)
+    return value
+
+
 @functools.cache
 def get_config() -> Config:
-    """Return the current bunws settings merged over the defaults."""
-    raw: dict[str, Any] = dict(getattr(settings, "BUNWS", {}) or {})
+    """Return the current bunws settings merged over the defaults, each value checked."""
+    raw = getattr(settings, "BUNWS", None)
+    if raw is None:
+        return Config()
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            f"settings.BUNWS must be a dict such as {{'MAX_SOCKETS_PER_CLIENT': 20}}; got "
+            f"{raw!r} ({type(raw).__name__})."
+        )
     values: dict[str, Any] = {}
     for key, value in raw.items():
         name = _KEYS.get(key)
@@ -61,13 +147,11 @@ def get_config() -> Config:
             raise ConfigurationError(
                 f"unknown bunws setting BUNWS[{key!r}]: the known keys are {known}."
             )
-        if name == "allowed_origins" and value is not None:
-            value = tuple(value)
-        values[name] = value
+        values[name] = _checked(key, name, value)
     return Config(**values)
 
 
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"BUNWS", "ALLOWED_HOSTS", "DEBUG"}:
+    if setting in {"BUNWS", "ALLOWED_HOSTS", "DEBUG", "CHANNEL_LAYERS"}:
         get_config.cache_clear()

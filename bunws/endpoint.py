@@ -15,13 +15,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
 from django.utils.module_loading import autodiscover_modules
 
-from bunws.core.options import HANDLER_PARAMS, SocketConfig, compile_mapping
-from bunws.exceptions import ConfigurationError, SocketStateError
+from bunws.core.options import (
+    HANDLER_PARAMS,
+    MappingError,
+    SocketConfig,
+    UnsupportedOption,
+    compile_mapping,
+)
+from bunws.exceptions import ConfigurationError, SocketStateError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from bunws.core.socket import ServerWebSocket
+    from bunws.core.transport import Transport
 
 Handler = Callable[..., Any]
 
@@ -78,6 +85,16 @@ def _check_route(route: object) -> str:
     return route
 
 
+def _compile(name: str, websocket: object) -> SocketConfig:
+    """The core's ``compile_mapping``, its errors raised as the Django-facing ones (same text)."""
+    try:
+        return compile_mapping(name, websocket)
+    except UnsupportedOption as exc:
+        raise UnsupportedFeature(str(exc)) from None
+    except MappingError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def _normalize_headers(headers: object) -> list[tuple[bytes, bytes]]:
     if headers is None:
         return []
@@ -121,7 +138,7 @@ class Endpoint:
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigurationError(f"bunws.serve() name must be a non-empty str, got {name!r}.")
         self.name = name or default_name(route)
-        self.config: SocketConfig = compile_mapping(self.name, websocket)
+        self.config: SocketConfig = _compile(self.name, websocket)
         if fetch is not None and not callable(fetch):
             raise ConfigurationError(
                 f"bunws.serve() fetch of endpoint {self.name!r} must be a function "
@@ -148,7 +165,8 @@ class Endpoint:
         self.allowed_origins: tuple[str, ...] | None = (
             None if allowed_origins is None else tuple(allowed_origins)
         )
-        self.sockets: dict[ServerWebSocket, None] = {}
+        #: This process's open sockets of the endpoint, each with its connection's transport.
+        self.sockets: dict[ServerWebSocket, Transport] = {}
         self.handlers: dict[str, Handler] = {
             key: _as_async(getattr(self.config, key))
             for key in HANDLER_PARAMS
@@ -188,8 +206,8 @@ class Endpoint:
         return publish(topic, data)
 
     def subscriber_count(self, topic: str) -> int:
-        """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.cluster.bridge``."""
-        from bunws.cluster.bridge import cluster_subscriber_count
+        """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.cluster.counts``."""
+        from bunws.cluster.counts import cluster_subscriber_count
 
         return cluster_subscriber_count(topic)
 

@@ -8,6 +8,10 @@ The hierarchy::
     │   └── UnsupportedFeature: a Bun feature daphne cannot provide (``ping``/``pong``
     │       handlers, ``per_message_deflate=True``)
     └── SocketStateError: an operation that needs an open socket on one that is not open
+
+The pure core (``bunws.core``, which imports no Django) raises its own ``ValueError``
+subclasses, ``bunws.core.options.MappingError`` and ``UnsupportedOption``; ``bunws.endpoint``
+re-raises them as ``ConfigurationError`` and ``UnsupportedFeature`` with the same message.
 """
 
 from __future__ import annotations

@@ -51,3 +51,14 @@ class FailedUpgrade(models.Model):
         """Name the reason, path and client so a row reads well in lists and logs."""
         client = self.client_address or "unknown client"
         return f"{self.get_reason_display()} at {self.path} from {client} (x{self.count})"
+
+
+class Live(FailedUpgrade):
+    """No data of its own: the admin index lists the "Live sockets" page through this proxy
+    (``bunws.admin_live.LiveSocketsAdmin``), so the page needs no patched ``AdminSite``."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "live sockets"
+        verbose_name_plural = "live sockets"
+        default_permissions = ()

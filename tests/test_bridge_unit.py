@@ -14,6 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bunws.cluster import bridge, counts
+from bunws.cluster.layer import (
+    MESSAGE_TYPE,
+    PROCESS_ID,
+    cross_process_layer,
+    group_name,
+    publish_message,
+)
 from bunws.core.frame import Frame
 from bunws.core.hub import Hub
 
@@ -28,21 +35,21 @@ def assert_valid_group(name: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(any_text)
 def test_any_topic_maps_to_a_valid_channels_group_name(topic: str) -> None:
-    assert_valid_group(bridge.group_name(topic))
+    assert_valid_group(group_name(topic))
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(any_text, min_size=2, max_size=50, unique=True))
 def test_distinct_topics_never_share_a_group(topics: list[str]) -> None:
-    assert len({bridge.group_name(t) for t in topics}) == len(topics)
+    assert len({group_name(t) for t in topics}) == len(topics)
 
 
 def test_long_unicode_and_surrogate_topics_map_deterministically() -> None:
     long_topic = "ü🙂" * 5_000  # 10,000 characters
     for topic in (long_topic, "\ud800", "", "room/1", "room/1 "):
-        assert_valid_group(bridge.group_name(topic))
-        assert bridge.group_name(topic) == bridge.group_name(topic)
-    assert bridge.group_name("\ud800") != bridge.group_name("\udc00")
+        assert_valid_group(group_name(topic))
+        assert group_name(topic) == group_name(topic)
+    assert group_name("\ud800") != group_name("\udc00")
 
 
 class Recorder:
@@ -101,7 +108,7 @@ def test_bridge_joins_groups_sends_in_order_batched_and_ignores_its_own_echo() -
         link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
         try:
             hub.subscribe(sub, "room")
-            await until(lambda: layer.groups.get(bridge.group_name("room")) == {"fake!1"})
+            await until(lambda: layer.groups.get(group_name("room")) == {"fake!1"})
             for i in range(300):
                 assert link.forward("room", Frame(f"m{i}"))
             link.forward("other", Frame(b"x"))
@@ -109,13 +116,13 @@ def test_bridge_joins_groups_sends_in_order_batched_and_ignores_its_own_echo() -
             sent = [d for _, m in layer.sent if m["t"] == "room" for d in m["m"]]
             assert sent == [f"m{i}" for i in range(300)]
             assert len(layer.sent) < 10  # consecutive publishes share layer messages
-            assert all(m["o"] == bridge.PROCESS_ID for _, m in layer.sent)
+            assert all(m["o"] == PROCESS_ID for _, m in layer.sent)
             await layer.inbox.put(layer.sent[0][1])  # our own echo: already delivered here
-            await layer.inbox.put(bridge.publish_message("room", ["remote", b"bin"]) | {"o": "x"})
+            await layer.inbox.put(publish_message("room", ["remote", b"bin"]) | {"o": "x"})
             await until(lambda: len(sub.got) == 2)
             assert sub.got == ["remote", b"bin"]
             hub.unsubscribe(sub, "room")
-            await until(lambda: not layer.groups[bridge.group_name("room")])
+            await until(lambda: not layer.groups[group_name("room")])
         finally:
             link.close()
 
@@ -130,7 +137,7 @@ def test_bridge_outage_drops_remote_publishes_logs_them_and_recovers(
         link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
         try:
             hub.subscribe(sub, "room")
-            await until(lambda: bool(layer.groups.get(bridge.group_name("room"))))
+            await until(lambda: bool(layer.groups.get(group_name("room"))))
             layer.down = True
             layer.groups.clear()  # the Redis that comes back is empty
             for i in range(5):
@@ -139,7 +146,7 @@ def test_bridge_outage_drops_remote_publishes_logs_them_and_recovers(
             layer.down = False
             link.forward("room", Frame("back"))
             await until(lambda: any(m["m"] == ["back"] for _, m in layer.sent))
-            await until(lambda: bool(layer.groups.get(bridge.group_name("room"))))
+            await until(lambda: bool(layer.groups.get(group_name("room"))))
             assert link.outage.since is None
         finally:
             link.close()
@@ -171,8 +178,8 @@ def test_in_memory_layer_starts_no_bridge_and_counts_locally() -> None:
         return bridge.start_bridge()
 
     assert asyncio.run(scenario()) is None
-    assert bridge.get_bridge_for_publishing() is None
-    assert bridge.cluster_subscriber_count("nobody-here") == 0
+    assert cross_process_layer() is None
+    assert counts.cluster_subscriber_count("nobody-here") == 0
 
 
 def test_remote_count_sums_live_processes_and_forgets_dead_ones() -> None:
@@ -220,11 +227,11 @@ def test_a_failing_delivery_is_logged_counted_and_receiving_goes_on(
         try:
             hub.subscribe(Exploding(), "boom")
             hub.subscribe(sub, "room")
-            await until(lambda: bool(layer.groups.get(bridge.group_name("room"))))
+            await until(lambda: bool(layer.groups.get(group_name("room"))))
             remote = {"o": "another-process"}
-            await layer.inbox.put(bridge.publish_message("boom", ["first"]) | remote)
-            await layer.inbox.put({"type": bridge.MESSAGE_TYPE, "o": "x"})  # malformed: no topic
-            await layer.inbox.put(bridge.publish_message("room", ["still here"]) | remote)
+            await layer.inbox.put(publish_message("boom", ["first"]) | remote)
+            await layer.inbox.put({"type": MESSAGE_TYPE, "o": "x"})  # malformed: no topic
+            await layer.inbox.put(publish_message("room", ["still here"]) | remote)
             await until(lambda: sub.got == ["still here"])
             return link.delivery_failures
         finally:
@@ -262,8 +269,8 @@ def test_process_registry_expires_ids_of_processes_that_stopped_writing() -> Non
 
         asyncio.run(asyncio.wait_for(push_once(), 10))
         members = {m.decode() for m in client.zrange(key, 0, -1)}
-        assert members == {"recent", bridge.PROCESS_ID}
+        assert members == {"recent", PROCESS_ID}
         assert 0 < client.ttl(key) <= counts.PROCESS_TTL
     finally:
-        client.delete(key, counts.counts_key(prefix, bridge.PROCESS_ID))
+        client.delete(key, counts.counts_key(prefix, PROCESS_ID))
         client.close()

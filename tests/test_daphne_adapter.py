@@ -22,7 +22,8 @@ from twisted.web.http import HTTPChannel
 from txaio import tx as txaio_tx
 
 from bunws.core.frame import Frame, encode_frame
-from bunws.daphne.transport import DaphneTransport, encode_reason, find_protocol
+from bunws.daphne.connection import find_protocol
+from bunws.daphne.transport import DaphneTransport, encode_reason
 from tests.conftest import connect, recv, run
 from tests.servers import Server
 
@@ -202,6 +203,6 @@ def test_bunws_producer_replaces_the_stale_http_channel_on_a_live_connection(
     async def scenario() -> None:
         async with await connect(server, "t/lim/cork/") as ws:
             await ws.send("producer")
-            assert await recv(ws) == "bunws.daphne.transport._Producer"
+            assert await recv(ws) == "bunws.daphne.connection._Producer"
 
     run(scenario())

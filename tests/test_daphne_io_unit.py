@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bunws.asgi.transport import Disconnected
 from bunws.core.frame import Frame, encode_frame
+from bunws.core.transport import Disconnected
 from bunws.daphne.cork import Flusher
 from bunws.daphne.inbox import Inbox
 from bunws.daphne.transport import DaphneTransport

@@ -18,10 +18,9 @@ from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 
 from bunws.asgi.threads import ThreadSafeWebSocket
-from bunws.core.options import compile_mapping
+from bunws.core.options import MappingError, compile_mapping
 from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
-from bunws.exceptions import ConfigurationError
 from tests.conftest import connect, expect_silence, recv, run
 from tests.servers import Server, daphne_server
 from tests.test_socket_unit import make_socket
@@ -113,7 +112,7 @@ def test_a_keyword_only_parameter_with_a_default_is_accepted_and_keeps_its_defau
 def test_a_handler_needing_more_parameters_is_refused_with_endpoint_key_and_fix() -> None:
     def message(ws: Any, message: str, room: str) -> None: ...
 
-    with pytest.raises(ConfigurationError) as raised:
+    with pytest.raises(MappingError) as raised:
         compile_mapping("chat", {"message": message})
     text = str(raised.value)
     assert "endpoint 'chat'" in text and "handler 'message'" in text
@@ -125,7 +124,7 @@ def test_a_handler_needing_more_parameters_is_refused_with_endpoint_key_and_fix(
 def test_a_required_keyword_only_parameter_is_refused_by_name() -> None:
     def close(ws: Any, code: int, reason: str, *, room: str) -> None: ...
 
-    with pytest.raises(ConfigurationError) as raised:
+    with pytest.raises(MappingError) as raised:
         compile_mapping("chat", {"close": close})
     text = str(raised.value)
     assert "endpoint 'chat'" in text and "handler 'close'" in text

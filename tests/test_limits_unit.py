@@ -1,4 +1,5 @@
-"""The idle sweeper, per-client counter and rate window without a server (fake clock)."""
+"""The idle sweeper, per-client counter and rate window without a server (fake clock), and the
+per-loop singleton both the sweeper and daphne's flusher use."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from bunws.core.limits import (
     IdleSweeper,
     RateWindow,
     idle_action,
+    idle_sweeper,
     sweep,
     tick_for,
 )
+from bunws.core.loops import PerLoop
+from bunws.daphne.cork import Flusher, flusher
 
 
 class IdleFake:
@@ -115,3 +119,32 @@ def test_rate_window_allows_the_limit_per_second() -> None:
     window = RateWindow(3, now=0.0)
     assert [window.over(0.1 * i) for i in range(4)] == [False, False, False, True]
     assert window.over(1.05) is False  # a new window
+
+
+def test_per_loop_gives_one_instance_per_loop_and_forgets_closed_loops() -> None:
+    made: list[asyncio.AbstractEventLoop] = []
+
+    def factory(loop: asyncio.AbstractEventLoop) -> list[asyncio.AbstractEventLoop]:
+        made.append(loop)
+        return [loop]
+
+    per_loop = PerLoop(factory)
+
+    async def twice() -> tuple[list[asyncio.AbstractEventLoop], list[asyncio.AbstractEventLoop]]:
+        return per_loop(), per_loop()
+
+    first, again = asyncio.run(twice())
+    assert first is again and len(made) == 1
+    second, _ = asyncio.run(twice())  # a new loop: a new instance, the closed loop's dropped
+    assert second is not first and len(made) == 2 and len(per_loop) == 1
+    with pytest.raises(RuntimeError):
+        per_loop()  # outside a running loop there is no "this loop"
+
+
+def test_idle_sweeper_and_flusher_are_per_loop_singletons() -> None:
+    async def both() -> tuple[object, object, object, object]:
+        return idle_sweeper(), idle_sweeper(), flusher(), flusher()
+
+    sweeper, sweeper_again, found, found_again = asyncio.run(both())
+    assert isinstance(sweeper, IdleSweeper) and sweeper is sweeper_again
+    assert isinstance(found, Flusher) and found is found_again

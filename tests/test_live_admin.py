@@ -85,7 +85,7 @@ def test_page_renders_tables_and_the_polling_script(admin_client: Client) -> Non
     assert "<h1>Live sockets</h1>" in html
     assert "Counts for this process" in html
     assert "<code>chat/&lt;str:room&gt;/</code>" in html
-    assert 'data-json-url="/admin/bunws/live.json"' in html
+    assert 'data-json-url="/admin/bunws/failedupgrade/live.json"' in html
     assert "setInterval(poll, 2000)" in html
 
 

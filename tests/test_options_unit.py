@@ -1,4 +1,9 @@
-"""Startup errors for every bad ``websocket`` mapping, asserting the message (no server)."""
+"""Startup errors for every bad ``websocket`` mapping, asserting the message (no server).
+
+Each mistake is checked twice: the pure core raises ``MappingError``/``UnsupportedOption``, and
+the public path (``Endpoint``, what ``bunws.serve`` builds) raises ``ConfigurationError``/
+``UnsupportedFeature`` (Django's ``ImproperlyConfigured``) with the very same message.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from bunws.core.options import OPTION_DEFAULTS, compile_mapping
+import bunws
+from bunws.core.options import OPTION_DEFAULTS, MappingError, UnsupportedOption, compile_mapping
+from bunws.endpoint import Endpoint
 from bunws.exceptions import ConfigurationError, UnsupportedFeature
 
 
@@ -16,9 +23,28 @@ async def message(ws: Any, message: Any) -> None:
 
 
 def fails(mapping: Any) -> str:
-    with pytest.raises(ImproperlyConfigured) as raised:
+    """The message of the core's ``MappingError``, after checking the public path raises a
+    ``ConfigurationError`` (not ``UnsupportedFeature``) with the same text."""
+    with pytest.raises(MappingError) as raised:
         compile_mapping("chat", mapping)
-    assert isinstance(raised.value, ConfigurationError)
+    assert not isinstance(raised.value, UnsupportedOption)
+    with pytest.raises(ImproperlyConfigured) as public:
+        Endpoint("chat/", websocket=mapping, name="chat")
+    assert isinstance(public.value, ConfigurationError)
+    assert not isinstance(public.value, UnsupportedFeature)
+    assert str(public.value) == str(raised.value)
+    return str(raised.value)
+
+
+def unsupported(mapping: Any) -> str:
+    """Like ``fails``, for what daphne cannot do: ``UnsupportedOption`` in the core and
+    ``UnsupportedFeature`` through ``bunws.serve`` (the public name), same message."""
+    with pytest.raises(UnsupportedOption) as raised:
+        compile_mapping("chat", mapping)
+    with pytest.raises(bunws.UnsupportedFeature) as public:
+        bunws.serve("chat/", websocket=mapping, name="chat")
+    assert isinstance(public.value, ConfigurationError)
+    assert str(public.value) == str(raised.value)
     return str(raised.value)
 
 
@@ -70,9 +96,7 @@ def test_camel_case_key_gets_the_snake_case_hint(camel: str, snake: str) -> None
 
 @pytest.mark.parametrize("key", ["ping", "pong"])
 def test_ping_and_pong_handlers_are_refused_with_the_reason(key: str) -> None:
-    with pytest.raises(UnsupportedFeature) as raised:
-        compile_mapping("chat", {"message": message, key: lambda ws, data: None})
-    text = str(raised.value)
+    text = unsupported({"message": message, key: lambda ws, data: None})
     assert f"key {key!r} is not supported" in text
     assert "ASGI never shows ping or pong frames" in text
 
@@ -145,9 +169,7 @@ def test_flag_options_must_be_booleans(key: str) -> None:
 
 
 def test_per_message_deflate_true_is_refused_and_false_accepted() -> None:
-    with pytest.raises(UnsupportedFeature) as raised:
-        compile_mapping("chat", {"message": message, "per_message_deflate": True})
-    text = str(raised.value)
+    text = unsupported({"message": message, "per_message_deflate": True})
     assert "endpoint 'chat'" in text
     assert "daphne does not negotiate the permessage-deflate extension" in text
     assert "set it to False" in text

@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from bunws.asgi import threads
+
 
 def test_publish_command_with_in_memory_layer_explains_that_nobody_can_receive() -> None:
     with pytest.raises(CommandError) as caught:
@@ -20,10 +22,15 @@ def test_publish_command_with_in_memory_layer_explains_that_nobody_can_receive()
     assert "docs/scaling.md" in message
 
 
-def test_publish_command_over_redis_reports_the_path_and_binary_kind() -> None:
+def test_publish_command_over_redis_reports_the_path_and_binary_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command runs in a process without sockets; in-process tests that ran before may have
+    left this process a socket loop whose bridge was chosen under the in-memory layer."""
     from tests.test_cross_process import require_redis
 
     require_redis()
+    monkeypatch.setattr(threads, "socket_loop", lambda: None)
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from bunws.asgi.transport import FlowControl
+from bunws.core.close import CLOSED, CLOSING, OPEN, check_close_code
 from bunws.core.frame import Frame
 from bunws.core.hub import Hub
 from bunws.core.options import compile_mapping
-from bunws.core.socket import CLOSED, CLOSING, OPEN, ServerWebSocket, check_close_code
+from bunws.core.socket import ServerWebSocket
+from bunws.core.transport import FlowControl
 
 
 class FakeTransport:

@@ -41,7 +41,11 @@ def test_an_error_raised_on_the_loop_reaches_the_calling_thread() -> None:
     asyncio.run(asyncio.wait_for(scenario(), 10))
 
 
-def test_call_on_socket_loop_runs_directly_without_a_loop_and_hands_off_with_one() -> None:
+def test_call_on_socket_loop_runs_directly_without_a_loop_and_hands_off_with_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A process without sockets yet (earlier tests may have bound a loop that still runs).
+    monkeypatch.setattr(threads, "_bound", {"loop": None, "thread": None})
     assert threads.call_on_socket_loop(threading.get_ident) == threading.get_ident()
 
     async def scenario() -> tuple[int, int]:

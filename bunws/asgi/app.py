@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from bunws.asgi.origin import claim, endpoint_allows
+from bunws.asgi.refusal import TOO_MANY_SOCKETS, note_refusal, record_refusal
 from bunws.asgi.request import handshake_request
 from bunws.asgi.threads import ThreadSafeWebSocket
-from bunws.asgi.transport import AsgiTransport, Disconnected, Transport
+from bunws.asgi.transport import AsgiTransport
 from bunws.cluster import publish as pubsub
 from bunws.conf import get_config
-from bunws.core.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED, diagnosis_for
+from bunws.core.close import OPEN
+from bunws.core.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED
 from bunws.core.hub import hub
 from bunws.core.limits import (
     RATE_CLOSE_CODE,
@@ -30,10 +32,11 @@ from bunws.core.limits import (
     client_sockets,
     idle_sweeper,
 )
-from bunws.core.socket import OPEN, ServerWebSocket
+from bunws.core.redact import scope_client
+from bunws.core.socket import ServerWebSocket
+from bunws.core.transport import Disconnected, Transport
 from bunws.daphne import shutdown
 from bunws.daphne.transport import daphne_transport
-from bunws.failures.log import arecord_failed_upgrade
 
 if TYPE_CHECKING:
     from bunws.endpoint import Endpoint, Handshake
@@ -43,50 +46,6 @@ logger = logging.getLogger("bunws")
 Scope = dict[str, Any]
 
 _drain_tasks: set[Any] = set()
-
-
-def scope_headers(scope: Scope) -> list[tuple[str, str]]:
-    """The scope's headers decoded as latin-1 text pairs."""
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
-
-
-def client_host(scope: Scope) -> str | None:
-    """The client's address (no port), if the server reported it."""
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
-#: Scope key of a list that ``bunws.testing`` puts in the scope to learn why a handshake was
-#: refused (daphne answers every refusal with a bare 403, so a client cannot tell them apart).
-REFUSALS_KEY = "bunws.refusals"
-
-#: The refusal reason for a client over ``BUNWS["MAX_SOCKETS_PER_CLIENT"]`` (logged as a
-#: WARNING line, not as a failed-upgrade row).
-TOO_MANY_SOCKETS = "too_many_sockets"
-
-
-def note_refusal(scope: Scope, reason: str, endpoint: str = "") -> None:
-    """Tell a test client that asked (``REFUSALS_KEY``) why this handshake is refused."""
-    refusals = scope.get(REFUSALS_KEY)
-    if refusals is not None:
-        refusals.append((reason, endpoint))
-
-
-async def record_refusal(scope: Scope, reason: str, endpoint: str = "", **extra: Any) -> None:
-    """Log and store a refused handshake."""
-    note_refusal(scope, reason, endpoint)
-    headers = scope_headers(scope)
-    origin = dict(headers).get("origin")
-    await arecord_failed_upgrade(
-        reason=reason,
-        path=scope.get("path", ""),
-        method="GET",
-        endpoint=endpoint,
-        client=client_host(scope),
-        headers=headers,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        diagnosis=diagnosis_for(reason, origin=origin, path=scope.get("path"), **extra),
-    )
 
 
 class EndpointApp:
@@ -116,7 +75,7 @@ class EndpointApp:
         shutdown.install()
         config = get_config()
         per_client = config.max_sockets_per_client
-        address = client_host(scope) or ""
+        address = scope_client(scope) or ""
         if per_client and not client_sockets.acquire(address, per_client):
             logger.warning(
                 "bunws: %s: refused a handshake from %s, which already has %d open sockets "
@@ -246,7 +205,7 @@ class EndpointApp:
         sweeper = idle_sweeper() if endpoint.config.idle_timeout else None
         code: int | None = 1006
         try:
-            endpoint.sockets[ws] = None
+            endpoint.sockets[ws] = transport
             if sweeper is not None:
                 sweeper.track(ws)
             next_message = transport.receiver(receive)
@@ -302,8 +261,7 @@ class EndpointApp:
             reason = remote_reason or ""
         if code is None:
             code = 1005  # RFC 6455 7.1.5: the peer sent no status code
-        if isinstance(transport, AsgiTransport):
-            await transport.aclose()
+        await transport.aclose()
         handler = self.endpoint.handlers.get("close")
         if handler is not None:
             await self._call(ws, "close", handler, ws, code, reason)

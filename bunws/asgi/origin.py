@@ -19,6 +19,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 from bunws.conf import Config, get_config
+from bunws.core.redact import first_header
 
 #: Scope key under which ``OriginCheck`` stores the ``OriginDecision`` for a handshake.
 ORIGIN_KEY = "bunws.origin"
@@ -39,10 +40,7 @@ class OriginDecision:
 
 def scope_origin(scope: dict[str, Any]) -> str | None:
     """The handshake's ``Origin`` header as text, or None."""
-    for name, value in scope.get("headers", ()):
-        if name == b"origin":
-            return str(value.decode("latin-1"))
-    return None
+    return first_header(scope.get("headers", ()), "origin")
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,10 +15,11 @@ from typing import Any, cast
 
 from django.urls import URLPattern, path, re_path
 
-from bunws.asgi.app import EndpointApp, record_refusal
+from bunws.asgi.app import EndpointApp
 from bunws.asgi.origin import ORIGIN_KEY, OriginDecision, origin_allowed, scope_origin
+from bunws.asgi.refusal import record_refusal
+from bunws.asgi.transport import RAW_SEND_KEY
 from bunws.core.diagnosis import NO_SUCH_ENDPOINT, ORIGIN_NOT_ALLOWED
-from bunws.daphne.transport import RAW_SEND_KEY
 from bunws.endpoint import endpoints
 
 

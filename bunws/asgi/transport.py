@@ -1,8 +1,10 @@
-"""How a socket writes to its connection: the interface and the server-neutral ASGI version.
+"""How a socket writes to its connection on any ASGI server, and the scope key that lets a
+server-specific transport find the connection behind the server's ``send``.
 
-``AsgiTransport`` works on any ASGI server: sends are queued and a writer task awaits the
-server's ``send``, so ``ws.send()`` stays a plain, non-blocking call. On daphne bunws uses
-``bunws.daphne.transport.DaphneTransport`` instead, which writes straight to the connection.
+``AsgiTransport`` implements ``bunws.core.transport.Transport``: sends are queued and a writer
+task awaits the server's ``send``, so ``ws.send()`` stays a plain, non-blocking call. On daphne
+bunws uses ``bunws.daphne.transport.DaphneTransport`` instead, which writes straight to the
+connection.
 """
 
 from __future__ import annotations
@@ -12,30 +14,18 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from bunws.core.frame import Frame
+from bunws.core.transport import HIGH_WATER, ASGIReceive, Disconnected, FlowControl, Receiver
 
 logger = logging.getLogger("bunws")
 
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 
-
-class Disconnected:
-    """What a receiver returns once the connection is gone, with the close code it saw."""
-
-    __slots__ = ("code",)
-
-    def __init__(self, code: int | None) -> None:
-        self.code = code
-
-    def __repr__(self) -> str:
-        return f"Disconnected({self.code!r})"
-
-
-#: The next message of a connection: its text or bytes, or ``Disconnected`` when it is gone.
-Receiver = Callable[[], Awaitable["str | bytes | Disconnected"]]
+#: Scope key of the server's own ``send``, before any middleware wrapped it: ``OriginCheck``
+#: stores it so a server-specific transport can find the connection behind it.
+RAW_SEND_KEY = "bunws.server_send"
 
 
 def asgi_receiver(receive: ASGIReceive) -> Receiver:
@@ -58,60 +48,6 @@ def asgi_receiver(receive: ASGIReceive) -> Receiver:
     return next_message
 
 
-#: Bytes queued before a transport reports backpressure (Twisted's own write buffer size).
-HIGH_WATER = 64 * 1024
-
-
-class FlowControl(Protocol):
-    """What a transport tells its socket about the connection's write buffer."""
-
-    def pause_writing(self) -> None: ...
-
-    def resume_writing(self) -> None: ...
-
-
-class Transport(Protocol):
-    """The I/O half of a socket; every method but ``accept``/``reject`` is synchronous."""
-
-    #: True when ``close`` delivers the reason and ``accept`` the extra headers to the client.
-    full_fidelity: bool
-
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None: ...
-
-    async def reject(self) -> None: ...
-
-    def receiver(self, receive: ASGIReceive) -> Receiver:
-        """How the socket's loop awaits its next message (``receive`` is the ASGI callable)."""
-        ...
-
-    def run_detached(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        """Run the socket's loop as its own task, apart from the ASGI call that accepted it,
-        if the server allows; None means the caller awaits ``run`` itself."""
-        ...
-
-    def write(self, frame: Frame) -> None: ...
-
-    def write_many(self, frames: list[Frame]) -> None:
-        """Write several frames at once (``ws.cork``)."""
-        ...
-
-    def close(self, code: int, reason: str) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def ping(self, data: bytes) -> bool:
-        """Send a ping frame; False when this transport cannot."""
-        ...
-
-    def on_pong(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` for every pong the peer sends, if the server lets us see them."""
-        ...
-
-    def remote_close(self) -> tuple[int | None, str | None]: ...
-
-    def set_flow_control(self, flow: FlowControl) -> None: ...
-
-
 class AsgiTransport:
     """Writes through the ASGI ``send`` callable from a single writer task."""
 
@@ -125,7 +61,8 @@ class AsgiTransport:
         self._writer: asyncio.Task[None] | None = None
         self._flow: FlowControl | None = None
         self._paused = False
-        self._closed = False
+        self._closing = False  # a close is queued: later writes are dropped
+        self._over = False  # the close was sent, the server refused a send, or aclose() ran
 
     async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
         await self._send({"type": "websocket.accept", "headers": headers})
@@ -145,7 +82,7 @@ class AsgiTransport:
         return None
 
     def write(self, frame: Frame) -> None:
-        if self._closed:
+        if self._closing:
             return
         self._queue.append((frame.asgi_message(), frame.size))
         self._buffered += frame.size
@@ -160,10 +97,10 @@ class AsgiTransport:
             self.write(frame)
 
     def close(self, code: int, reason: str) -> None:
-        if self._closed:
+        if self._closing:
             return
         self._queue.append(({"type": "websocket.close", "code": code, "reason": reason}, 0))
-        self._closed = True
+        self._closing = True
         self._wakeup.set()
 
     def abort(self) -> None:
@@ -193,16 +130,23 @@ class AsgiTransport:
                     await self._send(message)
                     self._buffered -= size
                     if message["type"] == "websocket.close":
+                        self._over = True
                         return
                 if self._paused and self._flow is not None:
                     self._paused = False
                     self._flow.resume_writing()
         except (OSError, RuntimeError) as exc:  # the server refused: the connection is gone
+            self._over = True
             logger.debug("bunws: ASGI send failed: %s", exc)
+
+    @property
+    def closed(self) -> bool:
+        """ASGI shows no closing handshake: over once the close is sent or the socket ended."""
+        return self._over
 
     async def aclose(self) -> None:
         """Stop the writer task (the connection is gone)."""
-        self._closed = True
+        self._closing = self._over = True
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,2 +1,2 @@
-"""Many processes as one: publishing from anywhere, the channel-layer bridge between processes,
-and the Redis-backed subscriber counts."""
+"""Many processes as one: what they agree on (``layer``), publishing from anywhere (``publish``),
+the channel-layer bridge between processes (``bridge``) and the Redis-backed counts (``counts``)."""

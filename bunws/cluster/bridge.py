@@ -1,11 +1,12 @@
 """Cross-process delivery of publishes through the Channels layer (Redis via ``channels_redis``).
 
 Each socket-serving process runs one bridge: one channel of its own, joined to one group per
-topic that has local subscribers (``group_name(topic)``), one sender task that sends publishes
+topic that has local subscribers (``bunws.cluster.layer.group_name``), one sender task that sends publishes
 in order (consecutive publishes to a topic ride in one layer message), and one receiver task
 that fans each message out through the local hub with the frame built once. Messages carry the
 sending process's id, so the sender, which already delivered locally, ignores its own. With the
-in-memory layer (the default) there is nothing to reach and no bridge is started.
+in-memory layer (the default) there is nothing to reach and no bridge is started. The bridge also
+writes this process's subscriber counts to Redis (``bunws.cluster.counts``) on every tick.
 
 Redis outages never reach handlers: failed sends are dropped and counted in a log line on the
 ``bunws`` logger, group memberships are re-established, and delivery resumes by itself.
@@ -14,69 +15,32 @@ Redis outages never reach handlers: failed sends are dropped and counted in a lo
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-import uuid
 from collections import deque
 from typing import Any
 
+from bunws.cluster.counts import CountPublisher
+from bunws.cluster.layer import (
+    MESSAGE_TYPE,
+    PROCESS_ID,
+    SEND_TIMEOUT,
+    cross_process_layer,
+    group_name,
+    publish_message,
+)
 from bunws.core.frame import Frame
 from bunws.core.hub import Hub, hub
 
 logger = logging.getLogger("bunws")
 
-#: This process, as the ``o`` field of the layer messages it sends.
-PROCESS_ID = uuid.uuid4().hex
-GROUP_PREFIX = "bunws.t."
-MESSAGE_TYPE = "bunws.publish"
 #: Backlog bounds: beyond them a publish is dropped for remote processes (and counted).
 MAX_QUEUED = 10_000
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
 #: One layer message carries at most this many consecutive publishes to one topic.
 BATCH_COUNT, BATCH_BYTES = 256, 256 * 1024
-SEND_TIMEOUT = 5.0
 TICK = 0.5
 OUTAGE_REPORT_EVERY = 5.0
-
-
-def group_name(topic: str) -> str:
-    """The Channels group for ``topic``: ASCII, 72 characters, distinct for distinct topics.
-
-    Group names allow only ASCII letters, digits, ``-_.`` and fewer than 100 characters, so the
-    topic is hashed (SHA-256 of its UTF-8 bytes; lone surrogates kept) and the real topic rides
-    in the message.
-    """
-    digest = hashlib.sha256(topic.encode("utf-8", "surrogatepass")).hexdigest()
-    return GROUP_PREFIX + digest
-
-
-def cross_process_layer() -> Any:
-    """The channel layer that reaches other processes, or None (none configured, in-memory)."""
-    from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-    from bunws.conf import get_config
-
-    layer = get_channel_layer(get_config().channel_layer)
-    if layer is None or isinstance(layer, InMemoryChannelLayer):
-        return None
-    return layer
-
-
-def layer_description() -> str:
-    """``alias (dotted.Class)`` of the configured layer, for messages."""
-    from bunws.conf import get_config
-
-    alias = get_config().channel_layer
-    from django.conf import settings
-
-    backend = getattr(settings, "CHANNEL_LAYERS", {}).get(alias, {}).get("BACKEND", "none")
-    return f"{alias!r} ({backend})"
-
-
-def publish_message(topic: str, items: list[str | bytes]) -> dict[str, Any]:
-    """The layer message for consecutive publishes of ``items`` to ``topic``."""
-    return {"type": MESSAGE_TYPE, "o": PROCESS_ID, "t": topic, "m": items}
 
 
 class Outage:
@@ -125,8 +89,6 @@ class Bridge:
     """This process's link to the others through ``layer`` (runs on the socket loop)."""
 
     def __init__(self, layer: Any, local_hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
-        from bunws.cluster.counts import CountPublisher
-
         self.layer = layer
         self.hub = local_hub
         self.loop = loop
@@ -171,9 +133,6 @@ class Bridge:
         self._queued_bytes += frame.size
         self._wake.set()
         return True
-
-    async def aforward_from_outside(self, topic: str, frame: Frame) -> bool:
-        return self.forward(topic, frame)
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -300,64 +259,14 @@ class Bridge:
                 self.loop.call_soon_threadsafe(task.cancel)
 
 
-_active: dict[str, Bridge | None] = {"bridge": None}
-
-
-def start_bridge() -> Bridge | None:
-    """Start the bridge for this process's socket loop; None when the layer is process-local."""
+def start_bridge(previous: Bridge | None = None) -> Bridge | None:
+    """Start the bridge for this process's socket loop, closing ``previous`` (the bridge of a
+    loop bound before); None when the layer is process-local."""
+    if previous is not None:
+        previous.close()
     layer = cross_process_layer()
     if layer is None:
         return None
-    old = _active["bridge"]
-    if old is not None:
-        old.close()
-    bridge = _active["bridge"] = Bridge(layer, hub, asyncio.get_running_loop())
+    bridge = Bridge(layer, hub, asyncio.get_running_loop())
     logger.info("bunws: publishes reach other processes through channel layer %s", layer)
     return bridge
-
-
-class OutsidePublisher:
-    """Sends publishes from a process without sockets straight to the layer."""
-
-    def __init__(self, layer: Any) -> None:
-        self.layer = layer
-
-    async def aforward_from_outside(self, topic: str, frame: Frame) -> bool:
-        try:
-            await asyncio.wait_for(
-                self.layer.group_send(group_name(topic), publish_message(topic, [frame.data])),
-                SEND_TIMEOUT,
-            )
-        except Exception as exc:
-            logger.error(
-                "bunws: publish to %r not delivered: the channel layer is unreachable (%s: %s)",
-                topic[:100],
-                type(exc).__name__,
-                exc,
-            )
-            return False
-        return True
-
-    def forward(self, topic: str, frame: Frame, skip: Any = None) -> bool:  # pragma: no cover
-        raise RuntimeError("OutsidePublisher forwards only from async code")
-
-
-def get_bridge_for_publishing() -> OutsidePublisher | None:
-    """A publisher usable from a process without sockets; None when the layer is local."""
-    layer = cross_process_layer()
-    return None if layer is None else OutsidePublisher(layer)
-
-
-def cluster_subscriber_count(topic: str) -> int:
-    """Subscribers of ``topic`` in every process (see docs/scaling.md for each layer).
-
-    This process's count is live; other processes' counts come from Redis, where each process
-    writes its counts every half second. Without a Redis layer, or while Redis is unreachable,
-    the count is this process's only.
-    """
-    from bunws.cluster.counts import remote_count
-
-    local = hub.count(topic)
-    if cross_process_layer() is None:
-        return local
-    return local + remote_count(topic)

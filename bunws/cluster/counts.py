@@ -8,7 +8,8 @@ by the Redis server's clock at its last write; ``prefix`` is the layer's ``prefi
 and renews the set's own time-to-live, so ids of killed processes never pile up, whether or not
 anyone reads counts. A count reads the other processes' hashes in one round trip and forgets
 processes whose hash expired (they stopped or were killed). Layers other than ``channels_redis``
-have no such store: counts are then this process's only.
+have no such store: counts are then this process's only. ``cluster_subscriber_count`` (exported
+as ``bunws.subscriber_count``) adds this process's live count to the others'.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import logging
 import time
 from typing import Any
 
-import redis
-import redis.asyncio
-
-from bunws.core.hub import Hub
+from bunws.cluster.layer import PROCESS_ID, cross_process_layer, layer_settings
+from bunws.core.hub import Hub, hub
 
 logger = logging.getLogger("bunws")
 
@@ -44,16 +43,12 @@ READ_BACKOFF = 1.0
 
 def redis_settings() -> tuple[dict[str, Any], str] | None:
     """The first Redis host of the bunws channel layer and its key prefix; None if not Redis."""
-    from django.conf import settings
-
-    from bunws.conf import get_config
-
-    entry = getattr(settings, "CHANNEL_LAYERS", {}).get(get_config().channel_layer, {})
-    if not str(entry.get("BACKEND", "")).startswith("channels_redis."):
+    found = layer_settings()
+    if not str(found.backend or "").startswith("channels_redis."):
         return None
     from channels_redis.utils import decode_hosts
 
-    config = entry.get("CONFIG", {}) or {}
+    config = found.config
     return dict(decode_hosts(config.get("hosts"))[0]), str(config.get("prefix", "asgi"))
 
 
@@ -75,8 +70,6 @@ class CountPublisher:
     """Writes this process's counts to Redis (called on the socket loop every tick)."""
 
     def __init__(self, local_hub: Hub, client: Any, prefix: str) -> None:
-        from bunws.cluster.bridge import PROCESS_ID
-
         self.hub = local_hub
         self.client = client
         self.procs = procs_key(prefix)
@@ -89,6 +82,7 @@ class CountPublisher:
         found = redis_settings()
         if found is None:
             return None
+        import redis.asyncio
         from channels_redis.utils import create_pool
 
         host, prefix = found
@@ -127,6 +121,8 @@ def _sync_client(host: dict[str, Any]) -> Any:
     key = repr(sorted(host.items()))
     client = _readers.get(key)
     if client is None:
+        import redis
+
         options: dict[str, Any] = {
             "socket_timeout": READ_TIMEOUT,
             "socket_connect_timeout": READ_TIMEOUT,
@@ -152,7 +148,8 @@ def remote_count(topic: str) -> int:
     found = redis_settings()
     if found is None or time.monotonic() - _read_failed_at[0] < READ_BACKOFF:
         return 0
-    from bunws.cluster.bridge import PROCESS_ID
+    # Imported here (as in the other functions): without a Redis layer nobody needs redis.
+    import redis
 
     host, prefix = found
     try:
@@ -180,3 +177,16 @@ def remote_count(topic: str) -> int:
         )
         return 0
     return total
+
+
+def cluster_subscriber_count(topic: str) -> int:
+    """Subscribers of ``topic`` in every process (see docs/scaling.md for each layer).
+
+    This process's count is live; other processes' counts come from Redis, where each process
+    writes its counts every half second. Without a Redis layer, or while Redis is unreachable,
+    the count is this process's only.
+    """
+    local = hub.count(topic)
+    if cross_process_layer() is None:
+        return local
+    return local + remote_count(topic)

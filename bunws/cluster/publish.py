@@ -1,47 +1,43 @@
 """Publishing to topics from sockets and from anywhere in the process.
 
 A publish reaches local subscribers straight through the hub, then (when a cross-process
-channel layer is configured) crosses the layer once for every other process; see
-``bunws.cluster.bridge``. Calls from other threads (sync views, management commands) are handed to the
-event loop that owns the sockets.
+channel layer is configured) crosses the layer once for every other process through this
+process's bridge (``bunws.cluster.bridge``, started by ``bind_loop``). Calls from other threads
+(sync views) are handed to the event loop that owns the sockets; a process without sockets (a
+shell, a management command, a Celery task) sends straight to the layer from a loop of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from bunws.asgi import threads
+from bunws.cluster.bridge import Bridge, start_bridge
+from bunws.cluster.layer import SEND_TIMEOUT, cross_process_layer, group_name, publish_message
 from bunws.core.frame import Frame
 from bunws.core.hub import Subscriber, hub
 
+logger = logging.getLogger("bunws")
 
-class Bridge(Protocol):
-    """Carries publishes to other processes (implemented by ``bunws.cluster.bridge``)."""
-
-    def forward(self, topic: str, frame: Frame, skip: Subscriber | None) -> bool: ...
-
-    async def aforward_from_outside(self, topic: str, frame: Frame) -> bool: ...
-
-
-_state: dict[str, Any] = {"bridge": None}
+#: This process's bridge, started for the loop that owns its sockets (None: process-local).
+_state: dict[str, Bridge | None] = {"bridge": None}
 
 
 def bind_loop() -> None:
     """Remember the running loop as the one that owns this process's sockets, and start the
     bridge to other processes for it (once per loop)."""
     if threads.bind_loop():
-        from bunws.cluster.bridge import start_bridge
-
-        _state["bridge"] = start_bridge()
+        _state["bridge"] = start_bridge(_state["bridge"])
 
 
 def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
     """Deliver ``frame`` to ``topic`` here and in other processes (socket loop thread only)."""
     delivered = hub.publish(topic, frame, skip)
-    bridge: Bridge | None = _state["bridge"]
+    bridge = _state["bridge"]
     forwarded = bridge.forward(topic, frame, skip) if bridge is not None else False
     return frame.size if delivered or forwarded else 0
 
@@ -102,9 +98,21 @@ async def apublish(
 
 
 async def _apublish_outside(topic: str, frame: Frame) -> int:
-    from bunws.cluster.bridge import get_bridge_for_publishing
-
-    bridge = get_bridge_for_publishing()
-    if bridge is None:
+    """Send ``frame`` straight to the layer, from a process without sockets."""
+    layer = cross_process_layer()
+    if layer is None:
         return 0
-    return frame.size if await bridge.aforward_from_outside(topic, frame) else 0
+    try:
+        await asyncio.wait_for(
+            layer.group_send(group_name(topic), publish_message(topic, [frame.data])),
+            SEND_TIMEOUT,
+        )
+    except Exception as exc:
+        logger.error(
+            "bunws: publish to %r not delivered: the channel layer is unreachable (%s: %s)",
+            topic[:100],
+            type(exc).__name__,
+            exc,
+        )
+        return 0
+    return frame.size

@@ -1,15 +1,16 @@
 """Explain why a request to a WebSocket endpoint did not become a WebSocket, without any I/O.
 
+The reason codes, the summary and hint a person reads for each, and the status a client gets.
 Everything here works on plain strings so it can be unit-tested without Django or a server; the
-redaction helpers make header and query data safe to log and store.
+redaction of what is logged lives in ``bunws.core.redact``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus, urlsplit
+
+from bunws.core.redact import first_header, fit, redact_url
 
 __all__ = [
     "CONNECTION_NOT_UPGRADE",
@@ -26,9 +27,6 @@ __all__ = [
     "diagnose",
     "diagnosis_for",
     "expected_status",
-    "redact_headers",
-    "redact_query",
-    "redact_url",
 ]
 
 NO_UPGRADE_HEADER = "no_upgrade_header"
@@ -118,80 +116,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
 }
 
-_REDACTED_HEADERS = frozenset(
-    {
-        "cookie",
-        "authorization",
-        "proxy-authorization",
-        "set-cookie",
-        "x-api-key",
-        "x-auth-token",
-        "x-csrftoken",
-        "sec-websocket-key",
-    }
-)
-_REDACTED_HEADER_PARTS = (
-    "token",
-    "secret",
-    "auth",
-    "session",
-    "cookie",
-    "password",
-    "csrf",
-    "jwt",
-    "credential",
-    "api-key",
-    "apikey",
-)
-# Browsers cannot set Authorization on a WebSocket, so apps often smuggle a token in as a
-# subprotocol (``new WebSocket(url, ["bearer", token])``): items longer than this are dropped.
-_MAX_SUBPROTOCOL = 24
-# A valueless query part this long that looks like a token (``?eyJhbGciOi...``) is redacted.
-_BARE_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
-_REDACTED_PARAMS = frozenset(
-    {
-        "token",
-        "access_token",
-        "auth",
-        "key",
-        "api_key",
-        "apikey",
-        "password",
-        "secret",
-        "session",
-        "sessionid",
-        "code",
-        "jwt",
-        "signature",
-        "sig",
-        "sid",
-        "ticket",
-        "otp",
-        "state",
-        "nonce",
-    }
-)
-_REDACTED_PARAM_PARTS = (
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "key",
-    "auth",
-    "session",
-    "csrf",
-    "jwt",
-    "credential",
-    "bearer",
-)
-_REDACTED = "[redacted]"
-
-MAX_HEADERS = 32
-MAX_HEADER_NAME = 64
-MAX_HEADER_VALUE = 256
-MAX_QUERY = 512
-_ELLIPSIS = "…"
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -202,21 +126,9 @@ class Diagnosis:
     hint: str
 
 
-def _clean(value: str | bytes, limit: int) -> str:
-    """Return value as printable text of at most limit characters plus an ellipsis."""
-    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text[: limit + 1])
-    return text if len(text) <= limit else text[:limit] + _ELLIPSIS
-
-
 def _quoted(value: str) -> str:
     """Quote a client-supplied value for inclusion in a sentence, bounded and printable."""
-    return "'" + _clean(value, 64) + "'"
-
-
-def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return headers keyed by lowercase name so lookups ignore case."""
-    return {str(name).lower(): str(value) for name, value in headers.items()}
+    return "'" + fit(value, 64) + "'"
 
 
 def _tokens(value: str) -> set[str]:
@@ -288,7 +200,6 @@ def diagnosis_for(
 
 def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
     """Explain why a plain HTTP request that reached a WebSocket endpoint is not a handshake."""
-    lowered = _lowered(headers)
     if method.upper() != "GET":
         base = diagnosis_for(WRONG_METHOD)
         summary = (
@@ -296,7 +207,7 @@ def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
             f"request, but this request used {_quoted(method)}."
         )
         return Diagnosis(WRONG_METHOD, summary, base.hint)
-    upgrade = lowered.get("upgrade")
+    upgrade = first_header(headers, "upgrade")
     if upgrade is None or not upgrade.strip():
         return diagnosis_for(NO_UPGRADE_HEADER)
     if upgrade.strip().lower() != "websocket":
@@ -307,7 +218,7 @@ def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
             "plain HTTP."
         )
         return Diagnosis(UPGRADE_NOT_WEBSOCKET, summary, base.hint)
-    connection = lowered.get("connection")
+    connection = first_header(headers, "connection")
     if connection is None or "upgrade" not in _tokens(connection):
         base = diagnosis_for(CONNECTION_NOT_UPGRADE)
         seen = "was missing" if connection is None else f"was {_quoted(connection)}"
@@ -318,80 +229,3 @@ def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
         )
         return Diagnosis(CONNECTION_NOT_UPGRADE, summary, base.hint)
     return diagnosis_for(HANDSHAKE_NOT_UPGRADED)
-
-
-def _sensitive_header(name: str) -> bool:
-    """Tell whether a lowercase header name may carry a credential."""
-    return name in _REDACTED_HEADERS or any(part in name for part in _REDACTED_HEADER_PARTS)
-
-
-def redact_headers(
-    headers: Iterable[tuple[str | bytes, str | bytes]] | Mapping[str, str],
-) -> dict[str, str]:
-    """Return headers safe to log: lowercase names, credentials dropped, values bounded.
-
-    The result holds at most ``MAX_HEADERS`` names of ``MAX_HEADER_NAME`` characters with
-    values of ``MAX_HEADER_VALUE``, whatever the request sent.
-    """
-    pairs: Iterable[tuple[str | bytes, str | bytes]]
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    result: dict[str, str] = {}
-    for raw_name, raw_value in pairs:
-        name = _clean(raw_name, MAX_HEADER_NAME).lower()
-        if _sensitive_header(name):
-            continue
-        if name not in result and len(result) >= MAX_HEADERS:
-            continue
-        value = _clean(raw_value, MAX_HEADER_VALUE)
-        if name in ("referer", "origin"):
-            value = redact_url(value)
-        elif name == "sec-websocket-protocol":
-            value = _redact_subprotocols(value)
-        if name in result:
-            value = _clean(f"{result[name]}, {value}", MAX_HEADER_VALUE)
-        result[name] = value
-    return result
-
-
-def _redact_subprotocols(value: str) -> str:
-    """Keep short subprotocol names; replace token-sized items, which may be credentials."""
-    items = [item.strip() for item in value.split(",")]
-    return ", ".join(item if len(item) <= _MAX_SUBPROTOCOL else _REDACTED for item in items)
-
-
-def redact_url(value: str, limit: int = MAX_HEADER_VALUE) -> str:
-    """Return a URL without user:password and with credential-like query values redacted."""
-    value = value[: limit * 4]
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return _clean(value.partition("?")[0].rpartition("@")[2], limit)
-    netloc = parts.netloc.rpartition("@")[2]
-    url = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else netloc + parts.path
-    if parts.query:
-        url += "?" + redact_query(parts.query)
-    return _clean(url, limit)
-
-
-def _sensitive_param(name: str) -> bool:
-    """Tell whether a query parameter name may carry a credential."""
-    lowered = name.lower()
-    return lowered in _REDACTED_PARAMS or any(part in lowered for part in _REDACTED_PARAM_PARTS)
-
-
-def redact_query(query: str | bytes) -> str:
-    """Return a query string with credential-like values replaced, bounded in length.
-
-    A parameter is redacted by name (``token``, ``access_token``, ``sessionid``, ...); a bare
-    part without ``=`` is redacted when it looks like a token (20+ token characters).
-    """
-    text = query.decode("latin-1") if isinstance(query, bytes) else query
-    parts = []
-    for part in text.split("&"):
-        name, sep, _value = part.partition("=")
-        if sep and _sensitive_param(unquote_plus(name)):
-            part = f"{name}={_REDACTED}"
-        elif not sep and _BARE_TOKEN.fullmatch(part):
-            part = _REDACTED
-        parts.append(part)
-    return _clean("&".join(parts), MAX_QUERY - 1)

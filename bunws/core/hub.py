@@ -21,6 +21,9 @@ class Subscriber(Protocol):
 
 TopicObserver = Callable[[str, bool], None]
 
+#: How a socket publishes: ``(topic, frame, skip) -> int`` (Bun's return value).
+PublishHook = Callable[[str, Frame, "Subscriber | None"], int]
+
 
 class Hub:
     """Topics (any string) mapped to their local subscribers, in subscription order."""
@@ -86,3 +89,18 @@ class Hub:
 
 #: The process-wide hub every endpoint shares (topics are process-wide, as in Bun).
 hub = Hub()
+
+
+def check_topic(topic: object) -> None:
+    """Raise TypeError unless ``topic`` is a str (any str is a topic, as in Bun)."""
+    if not isinstance(topic, str):
+        raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")
+
+
+def local_publisher(hub: Hub) -> PublishHook:
+    """Publish to this process's subscribers only (a socket built without a cluster hook)."""
+
+    def publish(topic: str, frame: Frame, skip: Subscriber | None) -> int:
+        return frame.size if hub.publish(topic, frame, skip) else 0
+
+    return publish

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from bunws.core.loops import PerLoop
+
 logger = logging.getLogger("bunws")
 
 #: RFC 6455 7.4.1: 1001 = going away. Sent to a socket that stayed silent for idle_timeout.
@@ -128,18 +130,8 @@ class IdleSweeper:
             self._handle = self._loop.call_later(self._tick, self._run)
 
 
-_sweepers: dict[asyncio.AbstractEventLoop, IdleSweeper] = {}
-
-
-def idle_sweeper() -> IdleSweeper:
-    """The sweeper of the running loop (created on first use)."""
-    loop = asyncio.get_running_loop()
-    sweeper = _sweepers.get(loop)
-    if sweeper is None:
-        for old in [old for old in _sweepers if old.is_closed()]:
-            del _sweepers[old]
-        sweeper = _sweepers[loop] = IdleSweeper(loop)
-    return sweeper
+#: The sweeper of the running loop (created on first use): ``idle_sweeper()``.
+idle_sweeper: PerLoop[IdleSweeper] = PerLoop(IdleSweeper)
 
 
 class ClientSockets:

@@ -1,7 +1,8 @@
 """Validation of the Bun-style ``websocket`` mapping into a frozen ``SocketConfig``.
 
-Sans-I/O: imports nothing from Channels or daphne. Every mistake raises ``ConfigurationError``
-at startup, naming the endpoint, the key and the fix.
+Pure: imports only the standard library. Every mistake raises ``MappingError`` (or
+``UnsupportedOption``) naming the endpoint, the key and the fix; ``bunws.endpoint`` turns them
+into the Django-facing ``ConfigurationError``/``UnsupportedFeature`` with the same message.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from bunws.exceptions import ConfigurationError, UnsupportedFeature
 
 MiB = 1024 * 1024
 
@@ -63,6 +62,14 @@ _PER_MESSAGE_DEFLATE = (
 )
 
 
+class MappingError(ValueError):
+    """A ``websocket`` mapping is wrong; the message names the endpoint, the key and the fix."""
+
+
+class UnsupportedOption(MappingError):
+    """A Bun key or value bunws cannot honour on daphne; the message says why."""
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -93,15 +100,15 @@ class SocketConfig:
         return {key: getattr(self, key) for key in OPTION_DEFAULTS}
 
 
-def _fail(endpoint: str, message: str) -> ConfigurationError:
-    return ConfigurationError(f"websocket mapping of endpoint {endpoint!r}: {message}")
+def _fail(endpoint: str, message: str) -> MappingError:
+    return MappingError(f"websocket mapping of endpoint {endpoint!r}: {message}")
 
 
 def _check_key(endpoint: str, key: object) -> str:
     if not isinstance(key, str):
         raise _fail(endpoint, f"key {key!r} is not a string; keys are handler or option names.")
     if key in UNSUPPORTED:
-        raise UnsupportedFeature(
+        raise UnsupportedOption(
             f"websocket mapping of endpoint {endpoint!r}: key {key!r} is not supported: "
             f"{UNSUPPORTED[key]}."
         )
@@ -186,7 +193,7 @@ def _check_option(endpoint: str, key: str, value: object) -> int | bool:
         if not isinstance(value, bool):
             raise _fail(endpoint, f"option {key!r} must be True or False, got {value!r}.")
         if key == "per_message_deflate" and value:
-            raise UnsupportedFeature(
+            raise UnsupportedOption(
                 f"websocket mapping of endpoint {endpoint!r}: {_PER_MESSAGE_DEFLATE}."
             )
         return value

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import Protocol
 
+from bunws.core.loops import PerLoop
+
 logger = logging.getLogger("bunws")
 
 
@@ -45,15 +47,5 @@ class Flusher:
                 logger.exception("bunws: writing to %r failed", transport)
 
 
-_flushers: dict[asyncio.AbstractEventLoop, Flusher] = {}
-
-
-def flusher() -> Flusher:
-    """The flusher of the running loop (created on first use)."""
-    loop = asyncio.get_running_loop()
-    found = _flushers.get(loop)
-    if found is None:
-        for old in [old for old in _flushers if old.is_closed()]:
-            del _flushers[old]
-        found = _flushers[loop] = Flusher(loop)
-    return found
+#: The flusher of the running loop (created on first use): ``flusher()``.
+flusher: PerLoop[Flusher] = PerLoop(Flusher)

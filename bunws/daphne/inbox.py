@@ -21,7 +21,7 @@ import asyncio
 import time
 from typing import Any
 
-from bunws.asgi.transport import Disconnected
+from bunws.core.transport import Disconnected
 
 #: Placeholder left in a slot once its message was handed out.
 _TAKEN = b""

@@ -7,7 +7,8 @@ socket a close frame with 1001 ("going away", RFC 6455 7.4.1) and waits, at most
 ``GRACE_SECONDS``, for the closing handshakes to finish, so clients see a clean 1001 and the
 ``close`` handlers receive 1001. It is installed from the first connection, on the reactor
 thread, and only when the process runs under Twisted (daphne); elsewhere ``install()`` does
-nothing.
+nothing. It reaches sockets through their endpoints (``Endpoint.sockets`` maps each open socket
+to its transport) and asks only the ``Transport`` interface whether a connection is over.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bunws.endpoint import endpoints
+
+if TYPE_CHECKING:
+    from bunws.core.socket import ServerWebSocket
+    from bunws.core.transport import Transport
 
 __all__ = ["GRACE_SECONDS", "close_all", "install"]
 
@@ -44,16 +49,17 @@ def install() -> None:
     reactor.addSystemEventTrigger("before", "shutdown", _before_shutdown, reactor)
 
 
-def close_all(code: int = 1001, reason: str = _REASON) -> list[Any]:
-    """Close every open socket of every endpoint in this process; return the sockets closed."""
+def close_all(code: int = 1001, reason: str = _REASON) -> list[tuple[ServerWebSocket, Transport]]:
+    """Close every open socket of every endpoint in this process; return the sockets closed,
+    each with its transport."""
     closed = []
     for endpoint in endpoints():
-        for ws in list(endpoint.sockets):
+        for ws, transport in list(endpoint.sockets.items()):
             try:
                 ws.close(code, reason)
             except Exception:
                 logger.exception("bunws: closing %r at shutdown failed", ws)
-            closed.append(ws)
+            closed.append((ws, transport))
     return closed
 
 
@@ -69,7 +75,7 @@ def _before_shutdown(reactor: Any) -> Any:
     deadline = time.monotonic() + GRACE_SECONDS
 
     def check() -> None:
-        pending = [ws for ws in closed if not _finished(ws)]
+        pending = [ws for ws, transport in closed if not _finished(ws, transport)]
         if not pending:
             done.callback(None)
         elif time.monotonic() >= deadline:
@@ -86,11 +92,8 @@ def _before_shutdown(reactor: Any) -> Any:
     return done
 
 
-def _finished(ws: Any) -> bool:
-    """Whether the socket left its endpoint and its connection (if on daphne) is closed."""
+def _finished(ws: ServerWebSocket, transport: Transport) -> bool:
+    """Whether the socket left its endpoint and its connection is over."""
     if ws.endpoint is not None and ws in ws.endpoint.sockets:
         return False
-    protocol = getattr(getattr(ws, "_transport", None), "protocol", None)
-    if protocol is None:
-        return True
-    return bool(protocol.state == protocol.STATE_CLOSED)
+    return transport.closed

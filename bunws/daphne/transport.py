@@ -5,9 +5,10 @@ daphne's ASGI path drops the ``headers`` of ``websocket.accept``, the ``reason``
 telling the application when that buffer is full. daphne's ``Server.create_application`` passes
 ``send=functools.partial(server.handle_reply, protocol)``; from that protocol (an autobahn
 ``WebSocketServerProtocol``) this module accepts with headers, closes with a reason and
-registers a Twisted push producer for backpressure. Messages are framed once (``Frame.wire``),
-corked per loop iteration (``bunws.daphne.cork``) and written with one ``send()`` when Twisted's
-buffer is empty, as asyncio's transports do; received messages go through ``bunws.daphne.inbox``.
+registers a Twisted push producer for backpressure (``bunws.daphne.connection`` finds and reads
+these objects). Messages are framed once (``Frame.wire``), corked per loop iteration
+(``bunws.daphne.cork``) and written with one ``send()`` when Twisted's buffer is empty, as
+asyncio's transports do; received messages go through ``bunws.daphne.inbox``.
 Everything here runs on daphne's event loop thread, which is also Twisted's reactor thread.
 ``tests/test_daphne_adapter.py`` pins the attributes used to the supported daphne versions.
 """
@@ -15,53 +16,25 @@ Everything here runs on daphne's event loop thread, which is also Twisted's reac
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bunws.asgi.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
+from bunws.asgi.transport import RAW_SEND_KEY, asgi_receiver
 from bunws.core.frame import Frame
+from bunws.core.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
+from bunws.daphne.connection import (
+    connection_details,
+    debug_logging_off,
+    find_protocol,
+    gone,
+    plain_tcp,
+    register_producer,
+)
 from bunws.daphne.cork import Flusher, flusher
 from bunws.daphne.inbox import Inbox
 
-logger = logging.getLogger("bunws")
-
-try:  # daphne is a dependency, but bunws also runs on other ASGI servers.
-    from daphne.ws_protocol import WebSocketProtocol as _DaphneProtocol
-except ImportError:  # pragma: no cover - daphne is installed with bunws
-    _DaphneProtocol = None
-
-_TCP_TYPES: tuple[type, ...] = ()
-try:  # what daphne serves on; looked up once, not per flush
-    from twisted.internet.tcp import Connection
-
-    _TCP_TYPES = (Connection,)
-except ImportError:  # pragma: no cover - daphne installs Twisted
-    pass
-
-#: Key under which ``bunws.asgi.routing.OriginCheck`` stores the server's own ``send`` callable.
-RAW_SEND_KEY = "bunws.server_send"
-
 # RFC 6455 5.5.1: a close frame's body is at most 125 bytes, 2 of them the code.
 _MAX_REASON = 123
-
-
-def find_protocol(send: Any) -> Any | None:
-    """Return daphne's protocol behind ``send``, unwrapping Channels' session wrapper."""
-    if _DaphneProtocol is None:
-        return None
-    for _ in range(8):  # a few known wrappers deep, never a loop
-        if isinstance(send, functools.partial):
-            if send.args and isinstance(send.args[0], _DaphneProtocol):
-                return send.args[0]
-            return None
-        owner = getattr(send, "__self__", None)
-        inner = getattr(owner, "real_send", None)  # channels.sessions.InstanceSessionWrapper
-        if inner is None:
-            return None
-        send = inner
-    return None
 
 
 def encode_reason(reason: str) -> bytes:
@@ -70,48 +43,6 @@ def encode_reason(reason: str) -> bytes:
     if len(raw) <= _MAX_REASON:
         return raw
     return raw[:_MAX_REASON].decode("utf-8", "ignore").encode("utf-8")
-
-
-class _Producer:
-    """A Twisted push producer: the transport pauses it when its write buffer fills."""
-
-    def __init__(self, flow: FlowControl) -> None:
-        self._flow = flow
-
-    def pauseProducing(self) -> None:
-        self._flow.pause_writing()
-
-    def resumeProducing(self) -> None:
-        self._flow.resume_writing()
-
-    def stopProducing(self) -> None:
-        """The connection is gone; the socket learns it from ``websocket.disconnect``."""
-
-
-def _debug_logging_off(protocol: Any) -> bool:
-    """Whether autobahn's per-read debug line is discarded (txaio's no-op logger method)."""
-    return getattr(getattr(protocol.log, "debug", None), "__name__", "") == "_no_op"
-
-
-def _connection_details(protocol: Any) -> dict[str, Any] | None:
-    """daphne's record of this connection in ``Server.connections``, if it has one."""
-    connections = getattr(getattr(protocol, "server", None), "connections", None)
-    details = connections.get(protocol) if isinstance(connections, dict) else None
-    return details if isinstance(details, dict) else None
-
-
-def _gone(protocol: Any) -> bool:
-    """Whether daphne already saw this connection close (its ``onClose`` ran)."""
-    details = _connection_details(protocol)
-    transport = getattr(protocol, "transport", None)
-    return (details is not None and "disconnected" in details) or not getattr(
-        transport, "connected", True
-    )
-
-
-def _plain_tcp(transport: Any) -> bool:
-    """A Twisted TCP connection without TLS: the only kind bunws writes to directly."""
-    return isinstance(transport, _TCP_TYPES) and not getattr(transport, "TLS", True)
 
 
 class DaphneTransport:
@@ -145,7 +76,7 @@ class DaphneTransport:
         deferred = getattr(protocol, "handshake_deferred", None)
         if deferred is None:  # daphne already rejected it (connect timeout) or it dropped
             raise ConnectionError("the handshake was abandoned before the upgrade completed")
-        if _gone(protocol):  # left while fetch ran: daphne's disconnect is already queued
+        if gone(protocol):  # left while fetch ran: daphne's disconnect is already queued
             raise ConnectionError("the client left before the upgrade completed")
         # A list per name: autobahn writes one header line per value, so repeated headers
         # (two Set-Cookie) each reach the client.
@@ -154,7 +85,7 @@ class DaphneTransport:
             extra.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
         self._inbox = Inbox(protocol, asyncio.get_running_loop())
         self.start_corking(flusher())
-        if _debug_logging_off(protocol):
+        if debug_logging_off(protocol):
             # autobahn's dataReceived only formats a debug line (colouring it through click,
             # even when the line is discarded) before calling _dataReceived.
             protocol.dataReceived = protocol._dataReceived
@@ -177,8 +108,6 @@ class DaphneTransport:
 
     def receiver(self, receive: ASGIReceive) -> Receiver:
         if self._inbox is None:  # not accepted through this transport: plain ASGI events
-            from bunws.asgi.transport import asgi_receiver
-
             return asgi_receiver(receive)
         return self._inbox.next_message
 
@@ -195,28 +124,14 @@ class DaphneTransport:
         exception, cancels it ``application_close_timeout`` after a disconnect and at shutdown.
         The socket's task takes that place, so all of that still applies to it.
         """
-        details = _connection_details(self.protocol)
+        details = connection_details(self.protocol)
         if details is None or "application_instance" not in details:
             return None
         task = details["application_instance"] = asyncio.get_running_loop().create_task(run)
         return task
 
     def set_flow_control(self, flow: FlowControl) -> None:
-        from twisted.web.http import HTTPChannel  # daphne serves on Twisted
-
-        transport = self.protocol.transport
-        if transport is None:
-            return
-        current = getattr(transport, "producer", None)
-        if current is not None and not isinstance(current, HTTPChannel):
-            logger.debug("bunws: %r already has producer %r; no backpressure", transport, current)
-            return
-        if current is not None:
-            # twisted.web's HTTPChannel registered itself when the connection opened and
-            # daphne never unregisters it after the upgrade; left there, a full write buffer
-            # pauses a request that no longer exists and bunws never learns of it.
-            transport.unregisterProducer()
-        transport.registerProducer(_Producer(flow), True)
+        register_producer(self.protocol, flow)
 
     def write(self, frame: Frame) -> None:
         protocol = self.protocol
@@ -262,7 +177,7 @@ class DaphneTransport:
         if stats is not None:
             stats.outgoingOctetsWireLevel += len(data)
         if (
-            _plain_tcp(transport)
+            plain_tcp(transport)
             and not transport._tempDataLen
             and transport.offset == len(transport.dataBuffer)
             and transport.connected
@@ -316,6 +231,15 @@ class DaphneTransport:
             getattr(self.protocol, "remoteCloseCode", None),
             getattr(self.protocol, "remoteCloseReason", None),
         )
+
+    @property
+    def closed(self) -> bool:
+        """Whether autobahn finished the closing handshake or saw the connection drop."""
+        protocol = self.protocol
+        return bool(protocol.state == protocol.STATE_CLOSED)
+
+    async def aclose(self) -> None:
+        """Nothing to release: daphne and autobahn own the connection and close it."""
 
 
 def daphne_transport(

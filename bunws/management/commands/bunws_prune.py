@@ -8,10 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bunws.conf import get_config
-from bunws.failures.log import AGE_FORMS, prune_failed_upgrades
-from bunws.failures.log import parse_age as _parse_age
-
-_FORMS = AGE_FORMS
+from bunws.core.age import AGE_FORMS
+from bunws.core.age import parse_age as _parse_age
+from bunws.failures import prune_failed_upgrades
 
 
 def parse_age(value: str, source: str = "--older-than") -> timedelta:
@@ -36,7 +35,7 @@ class Command(BaseCommand):
             "--older-than",
             dest="older_than",
             default=None,
-            help=f"Age of rows to delete: {_FORMS}.",
+            help=f"Age of rows to delete: {AGE_FORMS}.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bunws.cluster.bridge import cluster_subscriber_count, cross_process_layer, layer_description
+from bunws.cluster.counts import cluster_subscriber_count
+from bunws.cluster.layer import cross_process_layer, layer_description
 from bunws.cluster.publish import publish
 
 
