@@ -32,7 +32,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.servers import Server, daphne_server
+from tests.support.servers import Server, daphne_server
 
 _STAMP = struct.Struct("!d")
 

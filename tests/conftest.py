@@ -1,21 +1,13 @@
-"""Shared fixtures: a real daphne serving the test settings, and WebSocket helpers."""
+"""Shared fixtures: a real daphne serving the test settings for the whole session."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import websockets
-from websockets.asyncio.client import ClientConnection
 
-from tests.servers import Server, daphne_server
-
-TIMEOUT = 5.0
+from tests.support.servers import Server, daphne_server
 
 
 @pytest.fixture(scope="session")
@@ -26,48 +18,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-async def connect(server: Server, path: str, **kwargs: Any) -> ClientConnection:
-    """Open a WebSocket to ``path`` with a timeout."""
-    return await asyncio.wait_for(websockets.connect(server.url(path), **kwargs), TIMEOUT)
-
-
-async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> str | bytes:
-    """Receive one message or fail the test with a clear message."""
-    try:
-        return await asyncio.wait_for(ws.recv(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"no message within {timeout} s") from None
-
-
-async def recv_json(ws: ClientConnection, timeout: float = TIMEOUT) -> Any:
-    message = await recv(ws, timeout)
-    return json.loads(message)
-
-
-async def expect_silence(ws: ClientConnection, wait: float = 0.3) -> None:
-    """Assert that nothing arrives within ``wait`` seconds."""
-    try:
-        message = await asyncio.wait_for(ws.recv(), wait)
-    except TimeoutError:
-        return
-    raise AssertionError(f"expected no message, got {message!r}")
-
-
-def run(coro: Any) -> Any:
-    """Run a coroutine with an overall time limit."""
-    return asyncio.run(asyncio.wait_for(coro, 30))
-
-
 @pytest.fixture
 def db_file(server: Server) -> Path:
     return server.db_path
-
-
-async def next_event(watch: ClientConnection, event: str, endpoint: str) -> dict[str, Any]:
-    """The next report of ``event`` from ``endpoint`` on a watcher (others are skipped)."""
-    deadline = time.monotonic() + TIMEOUT * 2
-    while time.monotonic() < deadline:
-        report = await recv_json(watch, max(0.1, deadline - time.monotonic()))
-        if report.get("event") == event and report.get("endpoint") == endpoint:
-            return dict(report)
-    raise AssertionError(f"no {event!r} report from {endpoint!r}")

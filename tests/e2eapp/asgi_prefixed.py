@@ -1,5 +1,5 @@
 """A test-only ASGI application: bunws's routes mounted under ``ws/``, beside a plain Channels
-consumer at ``plain/``, all behind ``OriginCheck`` (``tests/test_origin_prefix.py``)."""
+consumer at ``plain/``, all behind ``OriginCheck`` (``tests/e2e/test_origin_prefix.py``)."""
 
 from __future__ import annotations
 

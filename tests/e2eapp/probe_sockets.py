@@ -1,4 +1,4 @@
-"""Endpoints the ``bunws_probe`` tests drive through a real daphne (tests/test_probe_diagnosis.py).
+"""Endpoints the ``bunws_probe`` tests drive through a real daphne (tests/e2e/test_probe_diagnosis.py).
 
 A greeting on open (so ``--send`` must not mistake it for the reply), a fetch that answers plain
 requests with its own 403, and an endpoint that allows one origin only.

@@ -1,0 +1,1 @@
+"""Tests through real daphne processes, Redis, PostgreSQL and Chromium."""

@@ -1,0 +1,1 @@
+"""Tests in one process: Channels' communicator, Django's test client, the database."""

@@ -1,0 +1,292 @@
+"""bunws's daphne I/O pieces without a server: the inbox, the per-iteration flusher and the
+transport's queue, against stand-ins for autobahn's protocol and Twisted's TCP transport."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+from typing import Any
+
+import pytest
+
+from bunws.core.frame import Frame, encode_frame
+from bunws.core.transport import Disconnected
+from bunws.daphne.cork import Flusher
+from bunws.daphne.inbox import Inbox
+from bunws.daphne.transport import DaphneTransport
+from tests.support.frames import BINARY, CONTINUATION, TEXT, client_frame
+
+MiB = 1024 * 1024
+
+
+class FakeTcp:
+    """Twisted's TCP transport as the adapter sees it (not plain TCP: no direct send())."""
+
+    _tempDataLen = 0
+    offset = 0
+    dataBuffer = b""
+    connected = True
+    disconnecting = False
+    TLS = False
+
+    def __init__(self, log: list[bytes]) -> None:
+        self.log = log
+
+    def write(self, data: bytes) -> None:
+        self.log.append(data)
+
+
+class FakeProtocol:
+    STATE_OPEN, STATE_CLOSING, STATE_CLOSED = 3, 2, 0
+    muted = False
+    send_queue = ()
+    logOctets = False
+    _perMessageCompress = None
+    trafficStats = None
+    last_ping = 0.0
+
+    def __init__(self) -> None:
+        self.state = self.STATE_OPEN
+        self.wire: list[bytes] = []
+        self.transport = FakeTcp(self.wire)
+        self.invalid: list[str] = []
+        self.daphne_closes: list[Any] = []
+
+    def sendCloseFrame(self, code: int, reasonUtf8: bytes = b"", isReply: bool = False) -> None:
+        self.wire.append(b"CLOSE %d" % code)
+        self.state = self.STATE_CLOSING
+
+    def onClose(self, was_clean: bool, code: int | None, reason: str | None) -> None:
+        self.daphne_closes.append(code)
+
+    def _invalid_payload(self, reason: str) -> bool:
+        self.invalid.append(reason)
+        return False
+
+    def dropConnection(self, abort: bool = False) -> None:
+        self.state = self.STATE_CLOSED
+
+
+def corked_transport(
+    loop: asyncio.AbstractEventLoop, flusher: Flusher | None = None
+) -> tuple[DaphneTransport, FakeProtocol]:
+    """A transport corking as accept() sets it up, without a handshake."""
+    protocol = FakeProtocol()
+    transport = DaphneTransport(protocol)
+    transport.start_corking(flusher or Flusher(loop))
+    return transport, protocol
+
+
+def test_one_iterations_sends_leave_in_one_write_at_its_end() -> None:
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        for text in ("a", "b", "c"):
+            transport.write(Frame(text))
+        assert protocol.wire == []  # nothing before the iteration ends
+        await asyncio.sleep(0)
+        assert protocol.wire == [b"".join(encode_frame(t.encode(), False) for t in "abc")]
+
+    asyncio.run(scenario())
+
+
+def test_a_close_frame_from_anyone_goes_out_after_the_queued_messages() -> None:
+    """autobahn's reply to the client's close calls sendCloseFrame too, mid-iteration."""
+
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        transport.write(Frame("last"))
+        protocol.sendCloseFrame(code=1000, isReply=True)  # as autobahn's onCloseFrame does
+        await asyncio.sleep(0)
+        assert protocol.wire == [encode_frame(b"last", False), b"CLOSE 1000"]
+
+    asyncio.run(scenario())
+
+
+def test_abort_drops_what_was_queued() -> None:
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        transport.write(Frame("never sent"))
+        transport.abort()
+        await asyncio.sleep(0)
+        assert protocol.wire == [] and protocol.state == protocol.STATE_CLOSED
+
+    asyncio.run(scenario())
+
+
+def test_a_flood_is_handed_to_twisted_before_the_iteration_ends() -> None:
+    """Over 64 KiB queued goes to Twisted at once, so its buffer can push back."""
+
+    async def scenario() -> None:
+        transport, protocol = corked_transport(asyncio.get_running_loop())
+        chunk = "x" * 20_000
+        for _ in range(4):
+            transport.write(Frame(chunk))
+        assert len(protocol.wire) == 1 and len(protocol.wire[0]) > 64 * 1024
+
+    asyncio.run(scenario())
+
+
+def test_one_failing_transport_does_not_hold_back_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        def flush(self) -> None:
+            raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        flusher = Flusher(loop)
+        transport, protocol = corked_transport(loop, flusher)
+        flusher.add(Broken())
+        transport.write(Frame("fine"))
+        with caplog.at_level(logging.ERROR, logger="bunws"):
+            await asyncio.sleep(0)
+        assert protocol.wire == [encode_frame(b"fine", False)]
+        assert "writing to" in caplog.text and "boom" in caplog.text
+
+    asyncio.run(scenario())
+
+
+def test_the_inbox_hands_out_messages_in_order_and_keeps_none_it_handed_out() -> None:
+    async def scenario() -> None:
+        protocol = FakeProtocol()
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        received = []
+        for i in range(500):  # the reader never fully catches up: always one behind
+            protocol.onMessage(f"m{i}".encode(), False)  # type: ignore[attr-defined]
+            if i:
+                received.append(await inbox.next_message())
+            assert len(inbox._items) - inbox._next <= 2
+            assert len(inbox._items) <= 130  # compacted, not every message since the start
+        received.append(await inbox.next_message())
+        assert received == [f"m{i}" for i in range(500)]
+
+    asyncio.run(scenario())
+
+
+def test_invalid_utf8_fails_through_autobahn_and_closing_always_reaches_the_reader() -> None:
+    async def scenario() -> None:
+        protocol = FakeProtocol()
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        protocol.onMessage(b"\xc3\x28", False)  # type: ignore[attr-defined]
+        assert protocol.invalid and "invalid UTF-8" in protocol.invalid[0]
+        protocol.onMessage(b"\xc3\x28", True)  # binary: any bytes  # type: ignore[attr-defined]
+        assert await inbox.next_message() == b"\xc3\x28"
+
+        def daphne_fails(*args: Any) -> None:
+            raise RuntimeError("daphne's onClose failed")
+
+        inbox._daphne_on_close = daphne_fails
+        with pytest.raises(RuntimeError):
+            protocol.onClose(False, 1006, None)  # type: ignore[attr-defined]
+        closed = await inbox.next_message()
+        assert isinstance(closed, Disconnected) and closed.code == 1006
+
+    asyncio.run(scenario())
+
+
+# -- against autobahn's real protocol, in process: fragmented UTF-8 and the payload limit -----
+
+
+class RecordingValidator:
+    """autobahn's incremental UTF-8 validator, recording what it is asked to check."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.checked: list[bytes] = []
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def validate(self, data: bytes) -> Any:
+        self.checked.append(bytes(data))
+        return self.inner.validate(data)
+
+
+def autobahn_connection(max_payload_length: int | None) -> tuple[Any, Any]:
+    """An autobahn server protocol past its handshake, with daphne's 1 MiB limits set on its
+    factory and bunws's transport attached; returns the protocol and Twisted's fake transport."""
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from twisted.internet.testing import StringTransport
+
+    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
+    factory.protocol = WebSocketServerProtocol
+    factory.setProtocolOptions(maxMessagePayloadSize=MiB, maxFramePayloadSize=MiB)
+    protocol = factory.buildProtocol(None)
+    wire = StringTransport()
+    protocol.makeConnection(wire)
+    key = base64.b64encode(os.urandom(16)).decode()
+    protocol.dataReceived(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert wire.value().startswith(b"HTTP/1.1 101 ")
+    wire.clear()
+    protocol.muted = False  # daphne's attribute, read by the inbox
+    DaphneTransport(protocol, max_payload_length)
+    return protocol, wire
+
+
+def test_single_frame_text_skips_autobahns_validator_and_fragmented_text_uses_it() -> None:
+    """No added cost to a one-frame message: only a message spanning frames is checked as it
+    arrives (the decode into str validates the one-frame kind)."""
+
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(None)
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        validator = protocol.utf8validator = RecordingValidator(protocol.utf8validator)
+        protocol.dataReceived(client_frame(TEXT, "one frame €".encode()))
+        assert await inbox.next_message() == "one frame €"
+        assert validator.checked == []
+        protocol.dataReceived(client_frame(TEXT, b"two \xe2", fin=False))
+        protocol.dataReceived(client_frame(CONTINUATION, b"\x82\xac frames"))
+        assert await inbox.next_message() == "two € frames"
+        assert validator.checked == [b"two \xe2", b"\x82\xac frames"]
+        protocol.dataReceived(client_frame(BINARY, b"\xff", fin=False))
+        protocol.dataReceived(client_frame(CONTINUATION, b"\xfe"))
+        assert await inbox.next_message() == b"\xff\xfe"
+        protocol.dataReceived(client_frame(TEXT, b"again"))
+        assert await inbox.next_message() == "again"
+        assert len(validator.checked) == 2 and wire.value() == b""
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_fragment_fails_with_1007_before_the_message_ends() -> None:
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(None)
+        Inbox(protocol, asyncio.get_running_loop())
+        protocol.dataReceived(client_frame(TEXT, b"fine so far", fin=False))
+        assert wire.value() == b""
+        protocol.dataReceived(client_frame(CONTINUATION, b"\xc3\x28", fin=False))
+        assert wire.value()[:4] == b"\x88" + bytes([len(wire.value()) - 2]) + b"\x03\xef"  # 1007
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("limit", "size", "closed"),
+    [
+        (None, MiB + 1, b"message of 1048577 bytes exceeds 1048576"),  # daphne's, not bunws's
+        (2 * MiB, 2 * MiB, None),  # the endpoint's limit replaces daphne's 1 MiB
+        (0, 3 * MiB, None),  # 0: no limit, in autobahn as in bunws
+        (10, 11, b"message of 11 bytes exceeds 10"),
+    ],
+)
+def test_the_endpoints_payload_limit_replaces_daphnes_on_its_connection(
+    limit: int | None, size: int, closed: bytes | None
+) -> None:
+    async def scenario() -> None:
+        protocol, wire = autobahn_connection(limit)
+        inbox = Inbox(protocol, asyncio.get_running_loop())
+        protocol.dataReceived(client_frame(BINARY, b"x" * size))
+        if closed is None:
+            assert len(await inbox.next_message()) == size
+            assert wire.value() == b""
+        else:
+            assert wire.value() == b"\x88" + bytes([2 + len(closed)]) + b"\x03\xf1" + closed
+            assert inbox._items == []  # never delivered
+
+    asyncio.run(scenario())
