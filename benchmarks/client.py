@@ -21,7 +21,7 @@ from typing import Any
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from benchmarks import scale_client
+from benchmarks import deflate_client, scale_client
 
 CLIENT_CPU = 1
 PROGRESS_EVERY = 0.25
@@ -408,6 +408,8 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = 
     "connect": run_connect,
     "http": run_http,
     "scale": scale_client.run_scale,
+    "zchat": deflate_client.run_zchat,
+    "zidle": deflate_client.run_zidle,
 }
 
 
@@ -430,6 +432,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=0.1, help="chat: pause before round 1")
     parser.add_argument("--also-url", action="append", default=[], help="chat: more servers")
     scale_client.add_arguments(parser)
+    deflate_client.add_arguments(parser)
     return parser.parse_args(argv)
 
 

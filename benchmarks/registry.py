@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from benchmarks.deflate import deflate
+from benchmarks.presence import presence
 from benchmarks.redis_chat import redis_chat
 from benchmarks.report import Table
 from benchmarks.scale import scale
@@ -13,8 +15,10 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "headroom": headroom,
     "echo": echo,
     "fanout": fanout,
+    "deflate": deflate,
     "connect": connect,
     "upgrade": upgrade,
     "scale": scale,
     "redis": redis_chat,
+    "presence": presence,
 }

@@ -24,7 +24,9 @@ __all__ = [
     "ServerWebSocket",
     "SocketStateError",
     "UnsupportedFeature",
+    "apresence",
     "apublish",
+    "presence",
     "publish",
     "serve",
     "subscriber_count",
@@ -44,6 +46,8 @@ _EXPORTS = {
     "publish": "bunws.cluster.publish",
     "apublish": "bunws.cluster.publish",
     "subscriber_count": "bunws.cluster.counts",
+    "presence": "bunws.cluster.presence_lists",
+    "apresence": "bunws.cluster.presence_lists",
     "OriginCheck": "bunws.asgi.routing",
     "websocket_urlpatterns": "bunws.asgi.routing",
 }
@@ -51,6 +55,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from bunws.asgi.routing import OriginCheck, websocket_urlpatterns
     from bunws.cluster.counts import cluster_subscriber_count as subscriber_count
+    from bunws.cluster.presence_lists import apresence, presence
     from bunws.cluster.publish import apublish, publish
     from bunws.core.socket import ServerWebSocket
     from bunws.endpoint import Endpoint, serve

@@ -74,6 +74,16 @@ def _cluster(counts: dict[str, Any]) -> str | None:
         return None
 
 
+def presence_lists() -> list[dict[str, Any]]:
+    """The largest presence lists (cluster-wide with Redis); empty while Redis is down."""
+    from bunws.cluster.presence_lists import largest
+
+    try:
+        return largest(TOP_TOPICS)
+    except Exception:  # the page must render while Redis is down
+        return []
+
+
 def failures(show: bool, site: admin.AdminSite) -> dict[str, Any]:
     """Failed upgrades of the last 24 hours by reason, and the most recent ones."""
     if not show:
@@ -125,6 +135,7 @@ def snapshot(request: HttpRequest, site: admin.AdminSite) -> dict[str, Any]:
         "cluster_layer": layer,
         "generated_at": timezone.now().isoformat(),
         **counts,
+        "presence": presence_lists(),
         "failed_upgrades": failures(request.user.has_perm("bunws.view_failedupgrade"), site),
     }
 

@@ -48,6 +48,10 @@ class Config:
     max_sockets_per_client: int = 0
     #: Messages per second a socket may send before it is closed with 1008 (0 = unlimited).
     max_messages_per_second: int = 0
+    #: Seconds over which presence changes are batched into one diff per topic (Phoenix: 1.5).
+    presence_broadcast_period: float = 1.5
+    #: Seconds after which a silent process's presence entries are removed (Phoenix: 30).
+    presence_down_period: float = 30.0
 
 
 _KEYS = {f.name.upper(): f.name for f in fields(Config)}
@@ -104,6 +108,15 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "max_sockets_per_client": (_whole, "a whole number >= 0, such as 20 (0 = unlimited)"),
     "max_messages_per_second": (_whole, "a whole number >= 0, such as 50 (0 = unlimited)"),
+    "presence_broadcast_period": (
+        lambda value: _seconds(value) and 0.01 <= value <= 60,  # type: ignore[operator]
+        "a number of seconds between 0.01 and 60, such as 1.5",
+    ),
+    "presence_down_period": (
+        lambda value: _seconds(value) and 2 <= value <= 60,  # type: ignore[operator]
+        "a number of seconds between 2 and 60, such as 30 (processes write their liveness "
+        "every 0.5 s, and the registry forgets a process after 60 s)",
+    ),
 }
 
 

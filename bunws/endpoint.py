@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
 from django.utils.module_loading import autodiscover_modules
 
+from bunws.core.handshake import check_subprotocols, normalize_headers, take_subprotocol
 from bunws.core.options import (
     HANDLER_PARAMS,
     MappingError,
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[..., Any]
 
-# RFC 6455 4.2.2: headers the handshake itself owns; fetch may not override them.
-_RESERVED_HEADERS = {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"}
-
 
 @dataclass
 class Handshake:
@@ -44,6 +42,8 @@ class Handshake:
     upgraded: bool = False
     data: Any = None
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    offered: tuple[str, ...] = ()  # the client's subprotocols, in its order
+    subprotocol: str | None = None  # the one fetch selected (upgrade's headers)
 
 
 def default_name(route: str) -> str:
@@ -95,33 +95,6 @@ def _compile(name: str, websocket: object) -> SocketConfig:
         raise ConfigurationError(str(exc)) from None
 
 
-def _normalize_headers(headers: object) -> list[tuple[bytes, bytes]]:
-    if headers is None:
-        return []
-    items: Iterable[Any]
-    if isinstance(headers, Mapping):
-        items = headers.items()
-    elif isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
-        items = headers
-    else:
-        raise TypeError(f"upgrade(headers=...) takes a dict of str, got {headers!r}.")
-    result = []
-    for item in items:
-        name, value = item
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(
-                f"upgrade(headers=...) names and values must be str, got {name!r}: {value!r}."
-            )
-        if name.lower() in _RESERVED_HEADERS:
-            raise ValueError(
-                f"upgrade(headers=...) cannot set {name!r}: the WebSocket handshake owns it."
-            )
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"upgrade(headers=...) value of {name!r} contains a line break.")
-        result.append((name.encode("latin-1"), value.encode("latin-1")))
-    return result
-
-
 class Endpoint:
     """A WebSocket endpoint declared with ``bunws.serve()``; also the ``server`` given to fetch."""
 
@@ -133,6 +106,7 @@ class Endpoint:
         fetch: Handler | None = None,
         name: str | None = None,
         allowed_origins: Sequence[str] | None = None,
+        subprotocols: Sequence[str] | None = None,
     ) -> None:
         self.route = _check_route(route)
         if name is not None and (not isinstance(name, str) or not name):
@@ -165,6 +139,10 @@ class Endpoint:
         self.allowed_origins: tuple[str, ...] | None = (
             None if allowed_origins is None else tuple(allowed_origins)
         )
+        try:  # when fetch selects none, the first of these the client offers (server's order)
+            self.subprotocols: tuple[str, ...] = check_subprotocols(self.name, subprotocols)
+        except MappingError as exc:
+            raise ConfigurationError(str(exc)) from None
         #: This process's open sockets of the endpoint, each with its connection's transport.
         self.sockets: dict[ServerWebSocket, Transport] = {}
         self.handlers: dict[str, Handler] = {
@@ -185,7 +163,9 @@ class Endpoint:
         """Accept this request's WebSocket handshake; True only for a genuine handshake.
 
         ``data`` becomes ``ws.data`` (default: a new empty dict) and ``headers`` are added to
-        the 101 response. On plain HTTP it returns False and bunws answers 426.
+        the 101 response; a ``Sec-WebSocket-Protocol`` header selects the subprotocol, which
+        must be one the client offered (else ValueError). On plain HTTP it returns False and
+        bunws answers 426.
         """
         state: Handshake | None = getattr(request, "bunws", None)
         if state is None or not state.is_handshake:
@@ -194,22 +174,33 @@ class Endpoint:
             raise SocketStateError(
                 f"upgrade() was called twice for the same request to endpoint {self.name!r}."
             )
-        state.headers = _normalize_headers(headers)
+        state.headers, state.subprotocol = take_subprotocol(
+            normalize_headers(headers), state.offered
+        )
         state.data = {} if data is None else data
         state.upgraded = True
         return True
 
-    def publish(self, topic: str, data: str | bytes | bytearray | memoryview) -> int:
-        """Publish to every subscriber of ``topic``, in every process the layer reaches."""
+    def publish(
+        self, topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
+    ) -> int:
+        """Publish to every subscriber of ``topic``, in every process the layer reaches;
+        Bun's ``server.publish`` (return value and ``compress``: see ``bunws.publish``)."""
         from bunws.cluster.publish import publish
 
-        return publish(topic, data)
+        return publish(topic, data, compress)
 
     def subscriber_count(self, topic: str) -> int:
         """Subscribers of ``topic`` (all endpoints share topics); see ``bunws.cluster.counts``."""
         from bunws.cluster.counts import cluster_subscriber_count
 
         return cluster_subscriber_count(topic)
+
+    def presence(self, topic: str) -> dict[str, list[dict[str, Any]]]:
+        """Who is on ``topic``, in every process (``bunws.presence``; see docs/presence.md)."""
+        from bunws.cluster.presence_lists import presence
+
+        return presence(topic)
 
     @property
     def pending_websockets(self) -> int:
@@ -227,15 +218,22 @@ def serve(
     fetch: Callable[..., Any] | None = None,
     name: str | None = None,
     allowed_origins: Sequence[str] | None = None,
+    subprotocols: Sequence[str] | None = None,
 ) -> Endpoint:
     """Declare a WebSocket endpoint at ``route`` (Django ``path()`` syntax) and register it.
 
     ``websocket`` mirrors Bun's handler object: ``open``, ``message``, ``close``, ``drain``,
     ``error`` and snake_case options. ``allowed_origins`` overrides the origin check for this
-    endpoint. A mistake raises ``ImproperlyConfigured`` at startup.
+    endpoint; ``subprotocols`` (in order of preference) are selected when the client offers
+    one and fetch selected none. A mistake raises ``ImproperlyConfigured`` at startup.
     """
     endpoint = Endpoint(
-        route, websocket=websocket, fetch=fetch, name=name, allowed_origins=allowed_origins
+        route,
+        websocket=websocket,
+        fetch=fetch,
+        name=name,
+        allowed_origins=allowed_origins,
+        subprotocols=subprotocols,
     )
     existing = _endpoints.get(endpoint.name)
     if existing is not None:

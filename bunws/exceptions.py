@@ -5,8 +5,8 @@ The hierarchy::
     BunwsError
     ├── ConfigurationError (also django's ImproperlyConfigured): a bad ``websocket`` mapping,
     │   │   route or setting, raised at startup
-    │   └── UnsupportedFeature: a Bun feature daphne cannot provide (``ping``/``pong``
-    │       handlers, ``per_message_deflate=True``)
+    │   └── UnsupportedFeature: a Bun feature daphne cannot provide (none of Bun 1.4's
+    │       options today; kept so code that catches it keeps working)
     └── SocketStateError: an operation that needs an open socket on one that is not open
 
 The pure core (``bunws.core``, which imports no Django) raises its own ``ValueError``

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("daphne")
     with daphne_server(tmp) as running:
         yield running
-
-
-@pytest.fixture
-def db_file(server: Server) -> Path:
-    return server.db_path

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from project.settings import *  # noqa: F403
 from project.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.e2eapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Write every repeat at once, so tests read exact counts (production batches them per second).
-BUNWS = {"FAILED_UPGRADE_FLUSH_INTERVAL": 0}
+BUNWS: dict[str, float] = {"FAILED_UPGRADE_FLUSH_INTERVAL": 0}
+# The presence tests shorten the broadcast and down periods through the environment.
+for _key in ("PRESENCE_BROADCAST_PERIOD", "PRESENCE_DOWN_PERIOD"):
+    if os.environ.get(f"BUNWS_{_key}"):
+        BUNWS[_key] = float(os.environ[f"BUNWS_{_key}"])

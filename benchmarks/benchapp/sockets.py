@@ -25,3 +25,35 @@ chat = bunws.serve(
     websocket={"open": chat_open, "message": chat_message, "publish_to_self": True},
     name="bench-chat",
 )
+
+
+async def zchat_message(ws: Any, message: str | bytes) -> None:
+    ws.publish(ws.endpoint.name, message, compress=True)
+
+
+async def zchat_open(ws: Any) -> None:
+    ws.subscribe(ws.endpoint.name)
+
+
+# permessage-deflate: every publish asks for compression; a client that did not offer the
+# extension gets plain frames, so one endpoint serves the plain and the compressed rows.
+zchat = bunws.serve(
+    "zchat/",
+    websocket={
+        "open": zchat_open,
+        "message": zchat_message,
+        "publish_to_self": True,
+        "per_message_deflate": True,
+    },
+    name="bench-zchat",
+)
+zchat_dedicated = bunws.serve(
+    "zchat-dedicated/",
+    websocket={
+        "open": zchat_open,
+        "message": zchat_message,
+        "publish_to_self": True,
+        "per_message_deflate": {"compress": "dedicated", "decompress": "dedicated"},
+    },
+    name="bench-zchat-dedicated",
+)

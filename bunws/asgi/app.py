@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
+from bunws.asgi import presence as presence_handler
+from bunws.asgi.denial import denial_from, send_denial
 from bunws.asgi.origin import claim, endpoint_allows
 from bunws.asgi.refusal import TOO_MANY_SOCKETS, note_refusal, record_refusal
 from bunws.asgi.request import handshake_request
 from bunws.asgi.threads import ThreadSafeWebSocket
 from bunws.asgi.transport import AsgiTransport
+from bunws.cluster import presence
 from bunws.cluster import publish as pubsub
 from bunws.conf import get_config
 from bunws.core.close import OPEN
 from bunws.core.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED
+from bunws.core.handshake import choose_subprotocol, offered_subprotocols
 from bunws.core.hub import hub
 from bunws.core.limits import (
     RATE_CLOSE_CODE,
@@ -34,7 +38,7 @@ from bunws.core.limits import (
 )
 from bunws.core.redact import scope_client
 from bunws.core.socket import ServerWebSocket
-from bunws.core.transport import Disconnected, Transport
+from bunws.core.transport import Disconnected, Event, Transport
 from bunws.daphne import shutdown
 from bunws.daphne.transport import daphne_transport
 
@@ -117,15 +121,25 @@ class EndpointApp:
         self, scope: Scope, receive: Any, send: Any
     ) -> tuple[ServerWebSocket, Transport] | None:
         """Run ``fetch`` and accept; the socket and its transport, or None when refused."""
-        state = await self._run_fetch(scope)
+        state, answer = await self._run_fetch(scope)
         if state is None or not state.upgraded:
-            await record_refusal(scope, FETCH_DECLINED, self.endpoint.name)
-            await send({"type": "websocket.close", "code": 1000})
+            # fetch's own response (a 401, a 429) where it has one and the server can send it.
+            denial = await denial_from(answer, self.endpoint.name, scope, send)
+            status = None if denial is None else denial.status
+            await record_refusal(scope, FETCH_DECLINED, self.endpoint.name, status)
+            await send_denial(scope, send, denial)
             return None
-        limit = self.endpoint.config.max_payload_length
-        transport: Transport = daphne_transport(scope, send, limit) or AsgiTransport(send)
+        subprotocol = state.subprotocol
+        if subprotocol is None and self.endpoint.subprotocols:
+            subprotocol = choose_subprotocol(
+                self.endpoint.subprotocols, offered_subprotocols(scope)
+            )
+        limit, deflate = self.endpoint.config.max_payload_length, self.endpoint.config.deflate
+        transport: Transport = daphne_transport(scope, send, limit, deflate) or AsgiTransport(
+            send, deflate
+        )
         try:
-            await transport.accept(state.headers)
+            await transport.accept(state.headers, subprotocol)
         except ConnectionError:
             logger.info("bunws: %s: client left during the handshake", self.endpoint.name)
             return None
@@ -138,27 +152,32 @@ class EndpointApp:
             endpoint=self.endpoint,
             on_drain=self._on_drain if "drain" in self.endpoint.handlers else None,
             publish=pubsub.publish_frame,
+            protocol=subprotocol or "",
+            presence=presence.tracker,
         )
+        if "presence" in self.endpoint.handlers:
+            presence_handler.register(self)
         return ws, transport
 
-    async def _run_fetch(self, scope: Scope) -> Handshake | None:
+    async def _run_fetch(self, scope: Scope) -> tuple[Handshake | None, Any]:
+        """What fetch decided, and what it returned (Bun ignores that once it upgraded)."""
         endpoint = self.endpoint
         if endpoint.fetch is None:
             from bunws.endpoint import Handshake
 
-            return Handshake(is_handshake=True, upgraded=True, data={})
+            return Handshake(is_handshake=True, upgraded=True, data={}), None
         try:
             request = await sync_to_async(handshake_request)(scope, endpoint)
             fetch = endpoint.fetch
             if inspect.iscoroutinefunction(fetch):
-                await fetch(request, endpoint)
+                answer = await fetch(request, endpoint)
             else:
-                await sync_to_async(fetch)(request, endpoint)
+                answer = await sync_to_async(fetch)(request, endpoint)
         except Exception:
             logger.exception("bunws: fetch of endpoint %r raised; handshake refused", endpoint.name)
-            return None
+            return None, None
         state: Handshake = request.bunws  # type: ignore[attr-defined]
-        return state
+        return state, answer
 
     def _on_drain(self, ws: ServerWebSocket) -> None:
         import asyncio
@@ -209,13 +228,20 @@ class EndpointApp:
             if sweeper is not None:
                 sweeper.track(ws)
             next_message = transport.receiver(receive)
+            if "ping" in handlers or "pong" in handlers:
+                transport.receive_control("ping" in handlers, "pong" in handlers)
             if "open" in handlers:
                 await self._call(ws, "open", handlers["open"], ws)
             while True:
                 payload = await next_message()
-                if isinstance(payload, Disconnected):
-                    code = payload.code
-                    break
+                if isinstance(payload, Event):  # one check on the message path for both
+                    if isinstance(payload, Disconnected):
+                        code = payload.code
+                        break
+                    if ws.ready_state == OPEN:  # a ping or pong; after close() dropped, as Bun
+                        key = "ping" if payload.is_ping else "pong"
+                        await self._call(ws, key, handlers[key], ws, payload.data)
+                    continue
                 if ws.ready_state != OPEN:
                     continue  # closing: Bun drops messages that arrive after close()
                 ws.last_received = now = time.monotonic()

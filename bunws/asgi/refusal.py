@@ -1,8 +1,9 @@
 """Refused WebSocket handshakes: logged and stored as failed upgrades, and told to test clients.
 
-daphne answers every refusal with a bare 403, so a client cannot tell why it was refused. The
-endpoint's ASGI app and the routing (``NoSuchEndpoint``, ``OriginCheck``) record each refusal
-in the failed-upgrade log here, and note its reason where ``bunws.testing`` asked for it.
+daphne answers a refusal with a bare 403 (unless fetch returned its own response, which
+``bunws.asgi.denial`` sends), so a client cannot tell why it was refused. The endpoint's ASGI
+app and the routing (``NoSuchEndpoint``, ``OriginCheck``) record each refusal in the
+failed-upgrade log here, and note its reason where ``bunws.testing`` asked for it.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def note_refusal(scope: Scope, reason: str, endpoint: str = "") -> None:
         refusals.append((reason, endpoint))
 
 
-async def record_refusal(scope: Scope, reason: str, endpoint: str = "", **extra: Any) -> None:
-    """Log and store a refused handshake."""
+async def record_refusal(
+    scope: Scope, reason: str, endpoint: str = "", status: int | None = None
+) -> None:
+    """Log and store a refused handshake; ``status`` when the client got another answer than
+    the reason's usual 403 (fetch's own response)."""
     note_refusal(scope, reason, endpoint)
     headers = scope.get("headers", ())
     origin = first_header(headers, "origin")
@@ -44,5 +48,6 @@ async def record_refusal(scope: Scope, reason: str, endpoint: str = "", **extra:
         client=scope_client(scope),
         headers=headers,
         query=scope.get("query_string", b"").decode("latin-1"),
-        diagnosis=diagnosis_for(reason, origin=origin, path=scope.get("path"), **extra),
+        diagnosis=diagnosis_for(reason, origin=origin, path=scope.get("path"), status=status),
+        status=status,
     )

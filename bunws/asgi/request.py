@@ -12,6 +12,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.urls import ResolverMatch
 from django.utils.functional import LazyObject, SimpleLazyObject, empty
 
+from bunws.core.handshake import offered_subprotocols
 from bunws.endpoint import Handshake
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def handshake_request(scope: dict[str, Any], endpoint: Endpoint) -> ASGIRequest:
         url_name=endpoint.name,
         route=endpoint.route,
     )
-    request.bunws = Handshake(is_handshake=True)  # type: ignore[attr-defined]
+    offered = offered_subprotocols(scope)  # what upgrade() may select from
+    request.bunws = Handshake(is_handshake=True, offered=offered)  # type: ignore[attr-defined]
     return request
 
 

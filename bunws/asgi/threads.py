@@ -114,9 +114,17 @@ class ThreadSafeWebSocket(ServerWebSocket):
     subscribe = _handed_off(ServerWebSocket.subscribe)
     unsubscribe = _handed_off(ServerWebSocket.unsubscribe)
     publish = _handed_off(ServerWebSocket.publish)
+    publish_text = _handed_off(ServerWebSocket.publish_text)
+    publish_binary = _handed_off(ServerWebSocket.publish_binary)
+    track = _handed_off(ServerWebSocket.track)
+    untrack = _handed_off(ServerWebSocket.untrack)
+    update_presence = _handed_off(ServerWebSocket.update_presence)
     close = _handed_off(ServerWebSocket.close)
     terminate = _handed_off(ServerWebSocket.terminate)
     ping = _handed_off(ServerWebSocket.ping)
+    pong = _handed_off(ServerWebSocket.pong)
+    pause = _handed_off(ServerWebSocket.pause)
+    resume = _handed_off(ServerWebSocket.resume)
 
     def cork(self, callback: Callable[[ServerWebSocket], T]) -> T:
         """Run ``callback(ws)`` and write what it sent in one batch; from a sync handler the

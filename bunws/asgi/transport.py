@@ -16,6 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from bunws.asgi.fallback import note_fallback
+from bunws.core.deflate import DeflateConfig
 from bunws.core.frame import Frame
 from bunws.core.transport import HIGH_WATER, ASGIReceive, Disconnected, FlowControl, Receiver
 
@@ -48,13 +50,27 @@ def asgi_receiver(receive: ASGIReceive) -> Receiver:
     return next_message
 
 
+def _note_no_control_frames() -> None:
+    note_fallback(
+        "sending a ping or pong (ws.ping, ws.pong)",
+        "nothing is sent and they return 0; an idle socket is closed after idle_timeout "
+        "without a ping first",
+    )
+
+
 class AsgiTransport:
     """Writes through the ASGI ``send`` callable from a single writer task."""
 
     full_fidelity = True
 
-    def __init__(self, send: ASGISend) -> None:
+    def __init__(self, send: ASGISend, deflate: DeflateConfig | None = None) -> None:
         self._send = send
+        if deflate is not None:  # the endpoint's per_message_deflate: ASGI cannot negotiate it
+            note_fallback(
+                "per_message_deflate",
+                "the extension is not negotiated and every message is sent uncompressed "
+                "(compress=True is ignored)",
+            )
         self._queue: collections.deque[tuple[dict[str, Any], int]] = collections.deque()
         self._buffered = 0
         self._wakeup = asyncio.Event()
@@ -64,8 +80,13 @@ class AsgiTransport:
         self._closing = False  # a close is queued: later writes are dropped
         self._over = False  # the close was sent, the server refused a send, or aclose() ran
 
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
-        await self._send({"type": "websocket.accept", "headers": headers})
+    async def accept(
+        self, headers: list[tuple[bytes, bytes]], subprotocol: str | None = None
+    ) -> None:
+        message: dict[str, Any] = {"type": "websocket.accept", "headers": headers}
+        if subprotocol is not None:
+            message["subprotocol"] = subprotocol  # the server writes Sec-WebSocket-Protocol
+        await self._send(message)
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def reject(self) -> None:
@@ -107,11 +128,33 @@ class AsgiTransport:
         self.close(1006, "")
 
     def ping(self, data: bytes) -> bool:
-        """ASGI has no ping event; keep-alive pings are left to the server."""
+        """ASGI has no ping event; keep-alive pings are left to the server (said once)."""
+        _note_no_control_frames()
+        return False
+
+    def pong(self, data: bytes) -> bool:
+        """ASGI has no pong event either (said once)."""
+        _note_no_control_frames()
         return False
 
     def on_pong(self, callback: Callable[[], None]) -> None:
         """ASGI never shows pongs to the application: only messages reset the idle clock."""
+
+    def receive_control(self, pings: bool, pongs: bool) -> bool:
+        """ASGI never shows ping or pong frames: the handlers cannot run (said once)."""
+        note_fallback(
+            "a ping or pong handler",
+            "the server answers pings itself and the handlers are never called",
+        )
+        return False
+
+    def pause_reading(self) -> bool:
+        """ASGI cannot stop the server reading: ``ws.pause()`` does nothing (said once)."""
+        note_fallback("ws.pause()", "reading goes on and ws.is_paused stays False")
+        return False
+
+    def resume_reading(self) -> None:
+        """Never paused (``pause_reading`` cannot)."""
 
     def remote_close(self) -> tuple[int | None, str | None]:
         return None, None

@@ -18,11 +18,13 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from bunws.cluster.counts import CountPublisher
 from bunws.cluster.layer import (
     MESSAGE_TYPE,
+    PRESENCE_TYPE,
     PROCESS_ID,
     SEND_TIMEOUT,
     cross_process_layer,
@@ -95,7 +97,9 @@ class Bridge:
         self.outage = Outage()
         #: Layer messages whose local delivery raised (each logged); receiving went on.
         self.delivery_failures = 0
-        self._queue: deque[tuple[str, str | bytes, int]] = deque()
+        #: Receives the other processes' presence diffs (set by ``bunws.cluster.presence``).
+        self.on_presence: Callable[[dict[str, Any]], None] | None = None
+        self._queue: deque[tuple[str, str | bytes, int, bool]] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._wanted = {topic for topic, _ in local_hub.topics()}
@@ -129,7 +133,7 @@ class Bridge:
         if len(self._queue) >= MAX_QUEUED or self._queued_bytes + frame.size > MAX_QUEUED_BYTES:
             self.outage.failed(OverflowError("the remote-publish backlog is full"), 1)
             return False
-        self._queue.append((topic, frame.data, frame.size))
+        self._queue.append((topic, frame.data, frame.size, frame.compress))
         self._queued_bytes += frame.size
         self._wake.set()
         return True
@@ -143,11 +147,11 @@ class Bridge:
             try:
                 await self._sync_membership()
                 while self._queue:
-                    topic, items = self._take_batch()
+                    topic, items, compress = self._take_batch()
+                    message = publish_message(topic, items, compress)
                     try:
                         await asyncio.wait_for(
-                            self.layer.group_send(group_name(topic), publish_message(topic, items)),
-                            SEND_TIMEOUT,
+                            self.layer.group_send(group_name(topic), message), SEND_TIMEOUT
                         )
                     except Exception as exc:
                         self._lost(exc, len(items) + self._drop_queue())
@@ -160,18 +164,18 @@ class Bridge:
             except Exception:  # pragma: no cover - a bug here must not stop delivery
                 logger.exception("bunws: the bridge sender failed; it goes on")
 
-    def _take_batch(self) -> tuple[str, list[str | bytes]]:
-        topic, data, size = self._queue.popleft()
+    def _take_batch(self) -> tuple[str, list[str | bytes], bool]:
+        topic, data, size, compress = self._queue.popleft()
         items, nbytes = [data], size
         while self._queue and len(items) < BATCH_COUNT and nbytes < BATCH_BYTES:
-            next_topic, data, size = self._queue[0]
-            if next_topic != topic:
+            next_topic, data, size, next_compress = self._queue[0]
+            if next_topic != topic or next_compress != compress:
                 break
             self._queue.popleft()
             items.append(data)
             nbytes += size
         self._queued_bytes -= nbytes
-        return topic, items
+        return topic, items, compress
 
     def _drop_queue(self) -> int:
         dropped = len(self._queue)
@@ -232,10 +236,12 @@ class Bridge:
 
     def _deliver(self, message: dict[str, Any]) -> None:
         if message.get("type") != MESSAGE_TYPE or message.get("o") == PROCESS_ID:
+            if message.get("type") == PRESENCE_TYPE and self.on_presence is not None:
+                self.on_presence(message)  # a presence diff (bunws.cluster.presence)
             return
-        topic = message["t"]
+        topic, compress = message["t"], message.get("z", False)
         for data in message["m"]:
-            self.hub.publish(topic, Frame(data))
+            self.hub.publish(topic, Frame(data, compress))
 
     async def _tick_loop(self) -> None:
         refresh = float(getattr(self.layer, "group_expiry", 0) or 0) / 4

@@ -6,8 +6,8 @@ with a 5 s time-to-live, and lists itself in the sorted set ``{prefix}:bunws:pro
 by the Redis server's clock at its last write; ``prefix`` is the layer's ``prefix`` setting
 ("asgi" by default). Every write also drops the ids not refreshed for ``PROCESS_TTL`` seconds
 and renews the set's own time-to-live, so ids of killed processes never pile up, whether or not
-anyone reads counts. A count reads the other processes' hashes in one round trip and forgets
-processes whose hash expired (they stopped or were killed). Layers other than ``channels_redis``
+anyone reads counts. A count reads the other processes' hashes in one round trip and counts 0
+for processes whose hash expired (they stopped or were killed). Layers other than ``channels_redis``
 have no such store: counts are then this process's only. ``cluster_subscriber_count`` (exported
 as ``bunws.subscriber_count``) adds this process's live count to the others'.
 """
@@ -160,14 +160,12 @@ def remote_count(topic: str) -> int:
         pipe = client.pipeline(transaction=False)
         for process in others:
             pipe.hmget(counts_key(prefix, process.decode()), ["alive", field(topic)])
-        total, dead = 0, []
-        for process, (alive, count) in zip(others, pipe.execute(), strict=True):
-            if alive is None:
-                dead.append(process)
-            else:
+        total = 0
+        # A process whose hash expired counts 0; its id stays in the registry (trimmed after
+        # PROCESS_TTL), where presence judges it down only after its own down period.
+        for alive, count in pipe.execute():
+            if alive is not None:
                 total += int(count or 0)
-        if dead:
-            client.zrem(procs_key(prefix), *dead)
     except redis.RedisError as exc:
         _read_failed_at[0] = time.monotonic()
         logger.warning(

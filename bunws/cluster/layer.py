@@ -17,6 +17,8 @@ from typing import Any
 PROCESS_ID = uuid.uuid4().hex
 GROUP_PREFIX = "bunws.t."
 MESSAGE_TYPE = "bunws.publish"
+#: A presence diff: ``{"type", "o": process id, "t": topic, "l": leaves, "j": joins}``.
+PRESENCE_TYPE = "bunws.presence"
 #: Longest wait, in seconds, for one send to the layer.
 SEND_TIMEOUT = 5.0
 
@@ -32,9 +34,13 @@ def group_name(topic: str) -> str:
     return GROUP_PREFIX + digest
 
 
-def publish_message(topic: str, items: list[str | bytes]) -> dict[str, Any]:
-    """The layer message for consecutive publishes of ``items`` to ``topic``."""
-    return {"type": MESSAGE_TYPE, "o": PROCESS_ID, "t": topic, "m": items}
+def publish_message(topic: str, items: list[str | bytes], compress: bool = False) -> dict[str, Any]:
+    """The layer message for consecutive publishes of ``items`` to ``topic``; ``z`` marks
+    publishes made with ``compress=True`` (absent otherwise, as before it existed)."""
+    message: dict[str, Any] = {"type": MESSAGE_TYPE, "o": PROCESS_ID, "t": topic, "m": items}
+    if compress:
+        message["z"] = True
+    return message
 
 
 @dataclass(frozen=True)

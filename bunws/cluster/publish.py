@@ -35,26 +35,33 @@ def bind_loop() -> None:
 
 
 def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
-    """Deliver ``frame`` to ``topic`` here and in other processes (socket loop thread only)."""
+    """Deliver ``frame`` to ``topic`` here and in other processes (socket loop thread only);
+    returns Bun's ``server.publish`` value (see ``publish``)."""
     delivered = hub.publish(topic, frame, skip)
+    backed_up = hub.backpressured  # read before the bridge runs anything else
     bridge = _state["bridge"]
     forwarded = bridge.forward(topic, frame, skip) if bridge is not None else False
+    if backed_up:
+        return -1
     return frame.size if delivered or forwarded else 0
 
 
-def _checked_frame(topic: object, data: Any) -> Frame:
+def _checked_frame(topic: object, data: Any, compress: bool) -> Frame:
     if not isinstance(topic, str):
         raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")
-    return Frame(data)
+    return Frame(data, compress)
 
 
 def publish(topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False) -> int:
     """Publish ``data`` to every subscriber of ``topic``, from any thread or process.
 
-    Returns the message size when it was delivered locally or handed to the channel layer,
-    0 when nobody could receive it. An empty message is sent too, and returns 0 like Bun.
+    Returns Bun's ``server.publish`` value: the message size when it was delivered locally
+    or handed to the channel layer, -1 when a local subscriber is backed up (the message is
+    queued for it), 0 when nobody could receive it. An empty message is sent too, and
+    returns 0 like Bun. ``compress=True`` deflates it (once for all subscribers) for the
+    sockets whose endpoint negotiated ``per_message_deflate``.
     """
-    frame = _checked_frame(topic, data)
+    frame = _checked_frame(topic, data, compress)
     if threads.socket_loop() is not None:
         return threads.call_on_socket_loop(publish_frame, topic, frame)
     # No sockets in this process (a shell, a management command, a Celery task): one private
@@ -88,7 +95,7 @@ async def apublish(
     topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
 ) -> int:
     """``publish`` for async code; same return value."""
-    frame = _checked_frame(topic, data)
+    frame = _checked_frame(topic, data, compress)
     loop = threads.socket_loop()
     if loop is asyncio.get_running_loop():
         return publish_frame(topic, frame)
@@ -104,7 +111,9 @@ async def _apublish_outside(topic: str, frame: Frame) -> int:
         return 0
     try:
         await asyncio.wait_for(
-            layer.group_send(group_name(topic), publish_message(topic, [frame.data])),
+            layer.group_send(
+                group_name(topic), publish_message(topic, [frame.data], frame.compress)
+            ),
             SEND_TIMEOUT,
         )
     except Exception as exc:

@@ -183,10 +183,11 @@ def diagnosis_for(
         summary = (
             f"No WebSocket endpoint is registered at {_quoted(path)}, so the handshake was refused."
         )
-    elif reason == FETCH_DECLINED and path is not None:
+    elif reason == FETCH_DECLINED and (path is not None or status is not None):
+        where = "of the endpoint" if path is None else f"of the endpoint at {_quoted(path)}"
+        answer = "" if status is None else f" (the client got HTTP {status})"
         summary = (
-            f"The fetch handler of the endpoint at {_quoted(path)} declined to upgrade this "
-            "request to a WebSocket."
+            f"The fetch handler {where} declined to upgrade this request to a WebSocket{answer}."
         )
     elif reason == FETCH_ANSWERED:
         where = "of the endpoint" if path is None else f"of the endpoint at {_quoted(path)}"

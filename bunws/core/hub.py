@@ -21,7 +21,8 @@ class Subscriber(Protocol):
 
 TopicObserver = Callable[[str, bool], None]
 
-#: How a socket publishes: ``(topic, frame, skip) -> int`` (Bun's return value).
+#: How a socket publishes: ``(topic, frame, skip) -> int``: Bun's ``server.publish`` value,
+#: the size when sent, -1 when a subscriber is backed up, 0 when nobody received it.
 PublishHook = Callable[[str, Frame, "Subscriber | None"], int]
 
 
@@ -31,6 +32,9 @@ class Hub:
     def __init__(self) -> None:
         self._topics: dict[str, dict[Subscriber, None]] = {}
         self.observers: list[TopicObserver] = []
+        #: Whether a subscriber of the last ``publish`` was backed up (its send returned -1);
+        #: read right after the call, on the same thread, for Bun's -1 return value.
+        self.backpressured = False
 
     def subscribe(self, subscriber: Subscriber, topic: str) -> bool:
         """Add ``subscriber`` to ``topic``; False if it already was subscribed."""
@@ -59,18 +63,28 @@ class Hub:
     def publish(self, topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
         """Deliver ``frame`` to every local subscriber but ``skip``; return how many took it.
 
-        A subscriber whose send was queued behind backpressure (-1) counts as taking it. An
-        empty frame is delivered but reports 0 bytes (Bun's return value), so it counts none.
+        A subscriber whose send was queued behind backpressure (-1) counts as taking it, and
+        sets ``backpressured``. An empty frame is delivered but reports 0 bytes (Bun's return
+        value), so it counts none.
         """
         members = self._topics.get(topic)
-        if not members:
-            return 0
+        backed_up = False
         delivered = 0
-        # Copy: a delivery can close a socket, which unsubscribes it from this topic.
-        for subscriber in tuple(members):
-            if subscriber is not skip and subscriber.deliver(frame) != 0:
-                delivered += 1
+        if members:
+            # Copy: a delivery can close a socket, which unsubscribes it from this topic.
+            for subscriber in tuple(members):
+                if subscriber is not skip:
+                    sent = subscriber.deliver(frame)
+                    if sent:
+                        delivered += 1
+                        if sent < 0:
+                            backed_up = True
+        self.backpressured = backed_up
         return delivered
+
+    def members(self, topic: str) -> tuple[Subscriber, ...]:
+        """The local subscribers of ``topic`` (a copy), in subscription order."""
+        return tuple(self._topics.get(topic, ()))
 
     def count(self, topic: str) -> int:
         """Local subscribers of ``topic``."""
@@ -101,6 +115,8 @@ def local_publisher(hub: Hub) -> PublishHook:
     """Publish to this process's subscribers only (a socket built without a cluster hook)."""
 
     def publish(topic: str, frame: Frame, skip: Subscriber | None) -> int:
-        return frame.size if hub.publish(topic, frame, skip) else 0
+        if not hub.publish(topic, frame, skip):
+            return 0
+        return -1 if hub.backpressured else frame.size
 
     return publish

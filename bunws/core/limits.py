@@ -2,9 +2,10 @@
 
 ``idle_timeout`` and ``send_pings`` are enforced by one ``IdleSweeper`` per event loop (not a
 timer per socket): every tick it pings sockets idle for half their timeout and closes, with
-1001, those idle for the whole of it. ``ClientSockets`` counts open sockets per client address
-for ``BUNWS["MAX_SOCKETS_PER_CLIENT"]``. The decisions are plain functions of numbers, so they
-are unit-tested without a server or a loop.
+1001, those idle for the whole of it, skipping sockets whose reading is paused.
+``ClientSockets`` counts open sockets per client address for
+``BUNWS["MAX_SOCKETS_PER_CLIENT"]``. The decisions are plain functions of numbers, so they are
+unit-tested without a server or a loop.
 """
 
 from __future__ import annotations
@@ -67,15 +68,22 @@ class IdleSocket(Protocol):
     @property
     def sends_pings(self) -> bool: ...
 
+    @property
+    def is_paused(self) -> bool: ...
+
     def ping(self, data: bytes = b"") -> int: ...
 
     def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 def sweep(sockets: Iterable[IdleSocket], now: float) -> tuple[int, int]:
-    """Ping or close every socket that needs it; returns (pinged, closed)."""
+    """Ping or close every socket that needs it; returns (pinged, closed). A socket whose
+    reading is paused (``ws.pause()``) is left alone: its client may be sending, unread, and
+    ``resume()`` restarts its clock."""
     pinged = closed = 0
     for ws in list(sockets):
+        if ws.is_paused:
+            continue
         action = idle_action(
             idle_for=now - ws.last_received,
             timeout=ws.idle_timeout,

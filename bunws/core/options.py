@@ -12,8 +12,10 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from bunws.core.deflate import DeflateConfig, parse_per_message_deflate
 
 MiB = 1024 * 1024
 
@@ -23,7 +25,10 @@ HANDLER_PARAMS: dict[str, tuple[str, ...]] = {
     "message": ("ws", "message"),
     "close": ("ws", "code", "reason"),
     "drain": ("ws",),
+    "ping": ("ws", "data"),  # the peer's ping payload (bytes); autobahn still answers it
+    "pong": ("ws", "data"),  # the peer's pong payload (bytes), solicited or not
     "error": ("ws", "exc"),
+    "presence": ("ws", "topic", "diff"),  # a batched presence diff (docs/presence.md)
 }
 
 #: Option keys with Bun's defaults (``idle_timeout`` in seconds, sizes in bytes).
@@ -41,25 +46,10 @@ _BOOL_OPTIONS = {
     "close_on_backpressure_limit",
     "publish_to_self",
     "send_pings",
-    "per_message_deflate",
 }
 
 #: Keys Bun has that daphne cannot support, with the reason.
-UNSUPPORTED: dict[str, str] = {
-    "ping": (
-        "daphne (autobahn) answers WebSocket pings itself and ASGI never shows ping or pong "
-        "frames to the application, so a 'ping' handler would never run; remove it"
-    ),
-    "pong": (
-        "ASGI never shows ping or pong frames to the application, so a 'pong' handler would "
-        "never run; remove it (bunws's idle_timeout and daphne's --ping-interval keep sockets alive)"
-    ),
-}
-
-_PER_MESSAGE_DEFLATE = (
-    "daphne does not negotiate the permessage-deflate extension (it never configures autobahn's "
-    "compression), so per_message_deflate=True cannot be honoured; remove it or set it to False"
-)
+UNSUPPORTED: dict[str, str] = {}
 
 
 class MappingError(ValueError):
@@ -82,20 +72,25 @@ class SocketConfig:
     message: Callable[..., Any] | None
     close: Callable[..., Any] | None
     drain: Callable[..., Any] | None
+    ping: Callable[..., Any] | None
+    pong: Callable[..., Any] | None
     error: Callable[..., Any] | None
+    presence: Callable[..., Any] | None
     max_payload_length: int
     idle_timeout: int
     backpressure_limit: int
     close_on_backpressure_limit: bool
     publish_to_self: bool
     send_pings: bool
-    per_message_deflate: bool
+    #: As given (False, True or Bun's mapping); ``deflate`` is what it negotiates.
+    per_message_deflate: Any = field(hash=False)
+    deflate: DeflateConfig | None = None
 
     def handler_names(self) -> list[str]:
         """The handler keys this endpoint defines, in Bun's order."""
         return [key for key in HANDLER_PARAMS if getattr(self, key) is not None]
 
-    def options(self) -> dict[str, int | bool]:
+    def options(self) -> dict[str, Any]:
         """The option values, defaults included."""
         return {key: getattr(self, key) for key in OPTION_DEFAULTS}
 
@@ -192,10 +187,6 @@ def _check_option(endpoint: str, key: str, value: object) -> int | bool:
     if key in _BOOL_OPTIONS:
         if not isinstance(value, bool):
             raise _fail(endpoint, f"option {key!r} must be True or False, got {value!r}.")
-        if key == "per_message_deflate" and value:
-            raise UnsupportedOption(
-                f"websocket mapping of endpoint {endpoint!r}: {_PER_MESSAGE_DEFLATE}."
-            )
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         unit = "seconds" if key == "idle_timeout" else "bytes"
@@ -220,6 +211,12 @@ def compile_mapping(endpoint: str, websocket: object) -> SocketConfig:
         key = _check_key(endpoint, raw_key)
         if key in HANDLER_PARAMS:
             values[key] = None if value is None else _check_handler(endpoint, key, value)
+        elif key == "per_message_deflate":
+            try:
+                values["deflate"] = parse_per_message_deflate(endpoint, value)
+            except ValueError as exc:
+                raise MappingError(str(exc)) from None
+            values[key] = dict(value) if isinstance(value, Mapping) else value
         else:
             values[key] = _check_option(endpoint, key, value)
     if not any(values[key] is not None for key in HANDLER_PARAMS):

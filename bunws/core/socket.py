@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bunws.core.close import CLOSED, CLOSING, OPEN, check_close_code
+from bunws.core.control import ConnectionControl
 from bunws.core.frame import Frame
 from bunws.core.hub import Hub, PublishHook, check_topic, local_publisher
-from bunws.core.outgoing import Outgoing
+from bunws.core.presence import Present, Tracker
 from bunws.core.redact import scope_client
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ServerWebSocket(Outgoing):
+class ServerWebSocket(ConnectionControl, Present):
     """One open WebSocket connection (Bun's ``ServerWebSocket``)."""
 
     __slots__ = (
@@ -35,11 +36,13 @@ class ServerWebSocket(Outgoing):
         "_close_reason",
         "_config",
         "_hub",
+        "_presence",
         "_publish",
         "data",
         "endpoint",
         "last_received",
         "pinged_at",
+        "protocol",
         "ready_state",
         "remote_address",
         "scope",
@@ -57,11 +60,15 @@ class ServerWebSocket(Outgoing):
         endpoint: Any = None,
         on_drain: Callable[[ServerWebSocket], None] | None = None,
         publish: PublishHook | None = None,
+        protocol: str = "",
+        presence: Tracker | None = None,
     ) -> None:
         super().__init__(transport, on_drain)
         self._config = config
         self._hub = hub
         self.data: Any = {} if data is None else data
+        #: The subprotocol selected in the handshake; "" for none, as a browser's ws.protocol.
+        self.protocol = protocol
         self.scope: dict[str, Any] = scope or {}
         self.endpoint = endpoint
         self.remote_address: str | None = scope_client(self.scope)
@@ -72,6 +79,7 @@ class ServerWebSocket(Outgoing):
         self._close_code: int | None = None
         self._close_reason = ""
         self._publish: PublishHook = publish or local_publisher(hub)
+        self._presence = presence
         transport.set_flow_control(self)
         if config.send_pings and config.idle_timeout:
             transport.on_pong(self._touch)
@@ -87,24 +95,25 @@ class ServerWebSocket(Outgoing):
 
         Returns, as Bun does, the byte count, -1 when queued behind backpressure, 0 when
         dropped (socket not open, or the backpressure limit reached). An empty payload is a
-        valid message (RFC 6455): it is sent, and its byte count is 0 too. ``compress`` is
-        accepted for Bun compatibility and ignored: daphne does not negotiate compression.
+        valid message (RFC 6455): it is sent, and its byte count is 0 too. ``compress=True``
+        deflates the message when the endpoint's ``per_message_deflate`` was negotiated with
+        this client, as in Bun (otherwise it goes uncompressed); the byte count is uncompressed.
         """
         if self.ready_state != OPEN:
             return 0
-        return self.deliver(Frame(data))
+        return self.deliver(Frame(data, compress))
 
     def send_text(self, data: str, compress: bool = False) -> int:
         """Send ``data`` as a text frame (see ``send`` for the return value)."""
         if not isinstance(data, str):
             raise TypeError(f"send_text takes a str, got {type(data).__name__}; use send_binary.")
-        return self.send(data)
+        return self.send(data, compress)
 
     def send_binary(self, data: bytes | bytearray | memoryview, compress: bool = False) -> int:
         """Send ``data`` as a binary frame (see ``send`` for the return value)."""
         if isinstance(data, str):
             raise TypeError("send_binary takes bytes; use send_text (or send) for a str.")
-        return self.send(data)
+        return self.send(data, compress)
 
     # -- topics ---------------------------------------------------------------------------
 
@@ -138,15 +147,31 @@ class ServerWebSocket(Outgoing):
         self, topic: str, data: str | bytes | bytearray | memoryview, compress: bool = False
     ) -> int:
         """Send ``data`` to every subscriber of ``topic``; skips this socket unless the
-        endpoint sets ``publish_to_self``. Returns the message size (0 for an empty message,
-        which is still sent), or 0 if dropped: nobody to receive it, or this socket is not
-        open, which includes the ``close`` handler (use ``endpoint.publish`` there, as in Bun).
+        endpoint sets ``publish_to_self``. Returns Bun's ``server.publish`` value: the message
+        size (0 for an empty message, which is still sent), -1 when a subscriber is backed up,
+        0 if dropped: nobody to receive it, or this socket is not open, which includes the
+        ``close`` handler (use ``endpoint.publish`` there, as in Bun). ``compress`` as in
+        ``send``: deflated once for all subscribers that negotiated the shared mode.
         """
         check_topic(topic)
         if self.ready_state != OPEN:
             return 0
         skip = None if self._config.publish_to_self else self
-        return self._publish(topic, Frame(data), skip)
+        return self._publish(topic, Frame(data, compress), skip)
+
+    def publish_text(self, topic: str, data: str, compress: bool = False) -> int:
+        """``publish`` a text message (Bun's ``publishText``)."""
+        if not isinstance(data, str):
+            raise TypeError(f"publish_text takes a str, got {type(data).__name__}.")
+        return self.publish(topic, data, compress)
+
+    def publish_binary(
+        self, topic: str, data: bytes | bytearray | memoryview, compress: bool = False
+    ) -> int:
+        """``publish`` a binary message (Bun's ``publishBinary``)."""
+        if isinstance(data, str):
+            raise TypeError("publish_binary takes bytes; use publish_text for a str.")
+        return self.publish(topic, data, compress)
 
     # -- closing --------------------------------------------------------------------------
 
@@ -158,6 +183,8 @@ class ServerWebSocket(Outgoing):
         self.ready_state = CLOSING
         self._close_code, self._close_reason = code, reason
         self._drop_subscriptions()
+        if self._reading_paused:  # read again, or the client's close frame is never seen
+            self.resume()
         corked = self._corked
         if corked:  # closing inside ws.cork: what the callback sent goes before the close frame
             self._corked = []
@@ -176,6 +203,7 @@ class ServerWebSocket(Outgoing):
         self.ready_state = CLOSING
         # RFC 6455 7.1.5: 1006 = closed without a close frame.
         self._close_code, self._close_reason = 1006, reason
+        self._reading_paused = False
         self._drop_subscriptions()
         self._transport.abort()
 
@@ -193,18 +221,6 @@ class ServerWebSocket(Outgoing):
         """Whether an idle socket is pinged before ``idle_timeout`` closes it."""
         return self._config.send_pings
 
-    def ping(self, data: bytes = b"") -> int:
-        """Send a ping frame; its pong resets the idle clock when ``send_pings`` is on.
-
-        Returns the frame's size, or 0 when the socket is not open or the transport cannot
-        ping (ASGI has no ping event; only daphne's adapter can).
-        """
-        if self.ready_state != OPEN:
-            return 0
-        if not self._transport.ping(bytes(data)):
-            return 0
-        return len(data) + 2
-
     def closed_by_server(self) -> tuple[int, str] | None:
         """The code and reason this side closed with, or None if the peer closed first."""
         if self._close_code is None:
@@ -214,9 +230,13 @@ class ServerWebSocket(Outgoing):
     def mark_closed(self) -> None:
         """The connection is gone: drop subscriptions and refuse further sends."""
         self.ready_state = CLOSED
+        self._reading_paused = False
         self._drop_subscriptions()
 
     def _drop_subscriptions(self) -> None:
         topics, self.subscriptions_set = self.subscriptions_set, {}
         for topic in topics:
             self._hub.unsubscribe(self, topic)
+        presence = self._presence
+        if presence is not None and presence.is_tracking(self):
+            presence.drop(self)  # a closed socket leaves every presence it joined

@@ -17,7 +17,9 @@ from bunws.core.frame import Frame
 __all__ = [
     "HIGH_WATER",
     "ASGIReceive",
+    "Control",
     "Disconnected",
+    "Event",
     "FlowControl",
     "Receiver",
     "Transport",
@@ -27,7 +29,14 @@ __all__ = [
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 
 
-class Disconnected:
+class Event:
+    """What a receiver hands the handler loop that is not a message (one ``isinstance`` tells
+    them apart, so the message path pays nothing for the others)."""
+
+    __slots__ = ()
+
+
+class Disconnected(Event):
     """What a receiver returns once the connection is gone, with the close code it saw."""
 
     __slots__ = ("code",)
@@ -39,8 +48,23 @@ class Disconnected:
         return f"Disconnected({self.code!r})"
 
 
-#: The next message of a connection: its text or bytes, or ``Disconnected`` when it is gone.
-Receiver = Callable[[], Awaitable["str | bytes | Disconnected"]]
+class Control(Event):
+    """A ping (RFC 6455 5.5.2) or pong (5.5.3) the peer sent, for the ``ping``/``pong``
+    handler; delivered in order with the messages around it."""
+
+    __slots__ = ("data", "is_ping")
+
+    def __init__(self, is_ping: bool, data: bytes) -> None:
+        self.is_ping = is_ping
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Control({'ping' if self.is_ping else 'pong'}, {self.data!r})"
+
+
+#: The next item of a connection: a message's text or bytes, a ``Control`` frame, or
+#: ``Disconnected`` once the connection is gone.
+Receiver = Callable[[], Awaitable["str | bytes | Disconnected | Control"]]
 
 
 #: Bytes queued before a transport reports backpressure (Twisted's own write buffer size).
@@ -62,7 +86,11 @@ class Transport(Protocol):
     #: True when ``close`` delivers the reason and ``accept`` the extra headers to the client.
     full_fidelity: bool
 
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None: ...
+    async def accept(
+        self, headers: list[tuple[bytes, bytes]], subprotocol: str | None = None
+    ) -> None:
+        """Complete the handshake with ``headers`` and ``subprotocol`` (RFC 6455 4.2.2)."""
+        ...
 
     async def reject(self) -> None: ...
 
@@ -89,8 +117,26 @@ class Transport(Protocol):
         """Send a ping frame; False when this transport cannot."""
         ...
 
+    def pong(self, data: bytes) -> bool:
+        """Send a pong frame (RFC 6455 5.5.3: unsolicited is allowed); False when it cannot."""
+        ...
+
     def on_pong(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` for every pong the peer sends, if the server lets us see them."""
+        ...
+
+    def receive_control(self, pings: bool, pongs: bool) -> bool:
+        """Hand the peer's pings and/or pongs to the receiver as ``Control`` items, in order
+        with its messages (the server still answers pings itself); False when it cannot."""
+        ...
+
+    def pause_reading(self) -> bool:
+        """Stop reading from the connection, so the peer's sends back up in TCP; False when
+        this transport cannot (nothing changed)."""
+        ...
+
+    def resume_reading(self) -> None:
+        """Read from the connection again after ``pause_reading``."""
         ...
 
     def remote_close(self) -> tuple[int | None, str | None]: ...

@@ -2,9 +2,10 @@
 
 From the ``send`` callable the application gets, ``find_protocol`` reaches daphne's autobahn
 protocol; from there, daphne's record of the connection (``Server.connections``) and the
-Twisted transport below it, where ``register_producer`` hooks up backpressure. Everything here
+Twisted transport below it, where ``register_producer`` hooks up backpressure and
+``pause_reading``/``resume_reading`` stop and restart reading (``ws.pause()``). Everything here
 runs on daphne's event loop thread, which is also Twisted's reactor thread;
-``tests/test_daphne_adapter.py`` pins the attributes used to the supported daphne versions.
+``tests/unit/test_daphne_pins.py`` pins the attributes used to the supported daphne versions.
 """
 
 from __future__ import annotations
@@ -72,6 +73,42 @@ def debug_logging_off(protocol: Any) -> bool:
 def plain_tcp(transport: Any) -> bool:
     """A Twisted TCP connection without TLS: the only kind bunws writes to directly."""
     return isinstance(transport, _TCP_TYPES) and not getattr(transport, "TLS", True)
+
+
+def pause_reading(protocol: Any) -> bool:
+    """Stop reading the connection under ``protocol``, so the peer's data waits in the kernel
+    and TCP pushes back on it; False when there is no transport to pause.
+
+    A Twisted transport is itself the push producer of what it reads (``ITCPTransport`` is an
+    ``IPushProducer``): its ``pauseProducing`` removes it from the reactor's readers
+    (``FileDescriptor.stopReading``), and a TLS wrapper hands the call to the TCP transport
+    below. That is not bunws's ``_Producer``, which the transport pauses when its *write*
+    buffer fills.
+    """
+    transport = getattr(protocol, "transport", None)
+    pause = getattr(transport, "pauseProducing", None)
+    if pause is None:
+        return False
+    pause()
+    # A pong cannot be read while paused: autobahn must not take that for a dead peer and drop
+    # the connection (daphne's --ping-timeout). Its keep-alive pings still go out; their pongs
+    # wait in TCP with the rest. resume_reading restores the timeout.
+    protocol.autoPingTimeout = 0
+    pending = getattr(protocol, "autoPingTimeoutCall", None)
+    if pending is not None:
+        pending.cancel()
+        protocol.autoPingTimeoutCall = None
+    return True
+
+
+def resume_reading(protocol: Any) -> None:
+    """Read the connection again (Twisted ignores this once it is disconnecting)."""
+    transport = getattr(protocol, "transport", None)
+    resume = getattr(transport, "resumeProducing", None)
+    if resume is not None:
+        resume()
+    # autobahn copied it from the factory, where daphne set it (--ping-timeout).
+    protocol.autoPingTimeout = getattr(getattr(protocol, "factory", None), "autoPingTimeout", 0)
 
 
 class _Producer:

@@ -12,7 +12,9 @@ rejects invalid UTF-8, failing the connection with 1007 through autobahn's own p
 message whose first frame is not final switches the validator back on for that message only, so
 a bad fragment fails the connection as it arrives, not once the client sends the last one
 (RFC 6455 8.1). A message over the endpoint's limit, which autobahn checks as each frame's header
-arrives, is closed with 1009 and the reason bunws gives everywhere.
+arrives, is closed with 1009 and the reason bunws gives everywhere. For an endpoint with a
+``ping`` or ``pong`` handler, the peer's pings and pongs join the list as ``Control`` items, in
+order with the messages.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import asyncio
 import time
 from typing import Any
 
-from bunws.core.transport import Disconnected
+from bunws.core.transport import Control, Disconnected
+
+Item = str | bytes | Disconnected | Control
 
 #: Placeholder left in a slot once its message was handed out.
 _TAKEN = b""
@@ -35,7 +39,7 @@ class Inbox:
     __slots__ = ("_daphne_on_close", "_items", "_loop", "_next", "_protocol", "_waiter")
 
     def __init__(self, protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._items: list[str | bytes | Disconnected] = []
+        self._items: list[Item] = []
         self._next = 0  # index of the oldest item not handed out yet
         self._loop = loop
         self._protocol = protocol
@@ -68,6 +72,8 @@ class Inbox:
         protocol = self._protocol
         known = protocol.current_frame is not None and protocol.current_frame.fin
         size_text = f"{size}" if known else f"at least {size}"
+        if size <= limit:  # inflating a compressed message (RFC 7692) went past the limit
+            size_text = f"more than {limit}"
         # RFC 6455 7.4.1: 1009 = message too big; the reason bunws gives on every server.
         protocol._fail_connection(1009, f"message of {size_text} bytes exceeds {limit}")
 
@@ -95,13 +101,31 @@ class Inbox:
         finally:
             self._put(Disconnected(code))
 
-    def _put(self, item: str | bytes | Disconnected) -> None:
+    def receive_control(self, pings: bool, pongs: bool) -> None:
+        """Queue the peer's pings and/or pongs as ``Control`` items for the ``ping``/``pong``
+        handlers, after autobahn's own ``onPing``/``onPong`` (which answers a ping)."""
+        protocol = self._protocol
+        if pings:
+            protocol.onPing = self._relay(protocol.onPing, True)
+        if pongs:
+            protocol.onPong = self._relay(protocol.onPong, False)
+
+    def _relay(self, inherited: Any, is_ping: bool) -> Any:
+        put = self._put
+
+        def relay(payload: bytes) -> None:
+            inherited(payload)
+            put(Control(is_ping, payload))
+
+        return relay
+
+    def _put(self, item: Item) -> None:
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next_message(self) -> str | bytes | Disconnected:
+    async def next_message(self) -> Item:
         """The oldest message not handled yet, waiting for one if none is here."""
         items = self._items
         while self._next >= len(items):

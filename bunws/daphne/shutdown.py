@@ -47,6 +47,19 @@ def install() -> None:
         return
     _state["installed"] = True
     reactor.addSystemEventTrigger("before", "shutdown", _before_shutdown, reactor)
+    reactor.addSystemEventTrigger("before", "shutdown", _presence_leaves)
+
+
+def _presence_leaves() -> Any:
+    """This process's presence entries leave at once (in Redis and as diffs), not after the
+    others' down period; a Deferred that fires when that is done."""
+    import asyncio
+
+    from twisted.internet import defer
+
+    from bunws.cluster.presence import leave_all
+
+    return defer.Deferred.fromFuture(asyncio.ensure_future(leave_all()))
 
 
 def close_all(code: int = 1001, reason: str = _REASON) -> list[tuple[ServerWebSocket, Transport]]:

@@ -10,16 +10,17 @@ these objects). Messages are framed once (``Frame.wire``), corked per loop itera
 (``bunws.daphne.cork``) and written with one ``send()`` when Twisted's buffer is empty, as
 asyncio's transports do; received messages go through ``bunws.daphne.inbox``.
 Everything here runs on daphne's event loop thread, which is also Twisted's reactor thread.
-``tests/test_daphne_adapter.py`` pins the attributes used to the supported daphne versions.
+``tests/unit/test_daphne_pins.py`` pins the attributes used to the supported daphne versions.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from bunws.asgi.transport import RAW_SEND_KEY, asgi_receiver
+from bunws.core.deflate import DeflateConfig
 from bunws.core.frame import Frame
 from bunws.core.transport import HIGH_WATER, ASGIReceive, FlowControl, Receiver
 from bunws.daphne.connection import (
@@ -30,7 +31,9 @@ from bunws.daphne.connection import (
     plain_tcp,
     register_producer,
 )
+from bunws.daphne.control import ControlSide
 from bunws.daphne.cork import Flusher, flusher
+from bunws.daphne.deflate import Compressor, accept_offers, negotiated_compressor
 from bunws.daphne.inbox import Inbox
 
 # RFC 6455 5.5.1: a close frame's body is at most 125 bytes, 2 of them the code.
@@ -45,15 +48,32 @@ def encode_reason(reason: str) -> bytes:
     return raw[:_MAX_REASON].decode("utf-8", "ignore").encode("utf-8")
 
 
-class DaphneTransport:
-    """Writes to daphne's autobahn protocol, corked per loop iteration (on the loop's thread)."""
+class DaphneTransport(ControlSide):
+    """Writes to daphne's autobahn protocol, corked per loop iteration (on the loop's thread);
+    pings, pongs and paused reads come from ``ControlSide``."""
 
-    __slots__ = ("_flusher", "_inbox", "_out", "_out_size", "_send_close_frame", "protocol")
+    __slots__ = (
+        "_compress",
+        "_deflate",
+        "_flusher",
+        "_inbox",
+        "_out",
+        "_out_size",
+        "_send_close_frame",
+        "protocol",
+    )
 
     full_fidelity = True
 
-    def __init__(self, protocol: Any, max_payload_length: int | None = None) -> None:
+    def __init__(
+        self,
+        protocol: Any,
+        max_payload_length: int | None = None,
+        deflate: DeflateConfig | None = None,
+    ) -> None:
         self.protocol = protocol
+        self._deflate = deflate  # the endpoint's per_message_deflate, negotiated in accept()
+        self._compress: Compressor | None = None  # how compress=True frames are written
         self._inbox: Inbox | None = None
         self._flusher: Flusher | None = None
         self._out: list[bytes] = []
@@ -71,13 +91,18 @@ class DaphneTransport:
     def __repr__(self) -> str:
         return f"<DaphneTransport {getattr(self.protocol, 'peer', '?')}>"
 
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
+    async def accept(
+        self, headers: list[tuple[bytes, bytes]], subprotocol: str | None = None
+    ) -> None:
         protocol = self.protocol
         deferred = getattr(protocol, "handshake_deferred", None)
         if deferred is None:  # daphne already rejected it (connect timeout) or it dropped
             raise ConnectionError("the handshake was abandoned before the upgrade completed")
         if gone(protocol):  # left while fetch ran: daphne's disconnect is already queued
             raise ConnectionError("the client left before the upgrade completed")
+        if subprotocol is not None and subprotocol not in protocol.websocket_protocols:
+            # autobahn would raise inside the deferred's callback and leave the client hanging.
+            raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
         # A list per name: autobahn writes one header line per value, so repeated headers
         # (two Set-Cookie) each reach the client.
         extra: dict[str, list[str]] = {}
@@ -91,7 +116,11 @@ class DaphneTransport:
             protocol.dataReceived = protocol._dataReceived
         # autobahn's onConnect contract: a (subprotocol, headers) tuple adds response headers.
         del protocol.handshake_deferred
-        deferred.callback((None, extra))
+        if self._deflate is not None:
+            accept_offers(protocol, self._deflate)  # autobahn negotiates in the callback below
+        deferred.callback((subprotocol, extra))
+        if self._deflate is not None:
+            self._compress = negotiated_compressor(protocol, self._deflate)
 
     def start_corking(self, flusher: Flusher) -> None:
         """Queue writes until ``flusher`` ends the loop iteration (accept() calls this)."""
@@ -137,6 +166,10 @@ class DaphneTransport:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
+        compress = self._compress
+        if compress is not None and frame.compress:
+            self._queue(compress(frame))
+            return
         self._queue(frame.wire())
 
     def write_many(self, frames: list[Frame]) -> None:
@@ -144,7 +177,11 @@ class DaphneTransport:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        self._queue(b"".join([frame.wire() for frame in frames]))
+        compress = self._compress
+        if compress is None:
+            self._queue(b"".join([frame.wire() for frame in frames]))
+            return
+        self._queue(b"".join([compress(f) if f.compress else f.wire() for f in frames]))
 
     def _queue(self, data: bytes) -> None:
         out = self._out
@@ -170,7 +207,7 @@ class DaphneTransport:
         if protocol.state != protocol.STATE_OPEN:
             return  # closed since: a message after the close frame would break RFC 6455 5.5.1
         transport = protocol.transport
-        if protocol.send_queue or protocol.logOctets or protocol._perMessageCompress is not None:
+        if protocol.send_queue or protocol.logOctets:
             protocol.sendData(data)  # autobahn's own queue or options in play: its path
             return
         stats = protocol.trafficStats
@@ -207,25 +244,6 @@ class DaphneTransport:
         if protocol.state != protocol.STATE_CLOSED:
             protocol.dropConnection(abort=True)
 
-    def ping(self, data: bytes) -> bool:
-        protocol = self.protocol
-        if protocol.state != protocol.STATE_OPEN:
-            return False
-        self.flush()
-        protocol.sendPing(data or None)
-        return True
-
-    def on_pong(self, callback: Callable[[], None]) -> None:
-        """autobahn calls ``onPong`` for every pong; daphne defines none, so wrap the base."""
-        protocol = self.protocol
-        inherited = protocol.onPong
-
-        def on_pong(payload: bytes) -> None:
-            callback()
-            inherited(payload)
-
-        protocol.onPong = on_pong
-
     def remote_close(self) -> tuple[int | None, str | None]:
         return (
             getattr(self.protocol, "remoteCloseCode", None),
@@ -243,11 +261,15 @@ class DaphneTransport:
 
 
 def daphne_transport(
-    scope: dict[str, Any], send: Any, max_payload_length: int | None = None
+    scope: dict[str, Any],
+    send: Any,
+    max_payload_length: int | None = None,
+    deflate: DeflateConfig | None = None,
 ) -> DaphneTransport | None:
     """A ``DaphneTransport`` when the connection is served by daphne, else None; with
-    ``max_payload_length``, that (not daphne's flags) limits the messages it receives."""
+    ``max_payload_length``, that (not daphne's flags) limits the messages it receives (after
+    inflating them), and ``deflate`` is the permessage-deflate it negotiates."""
     protocol = find_protocol(scope.get(RAW_SEND_KEY) or send)
     if protocol is None:
         return None
-    return DaphneTransport(protocol, max_payload_length)
+    return DaphneTransport(protocol, max_payload_length, deflate)

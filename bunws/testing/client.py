@@ -26,16 +26,25 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 class HandshakeRefused(AssertionError):
-    """The handshake was refused; daphne would answer ``status`` (403) to a real client.
+    """The handshake was refused; a real client gets HTTP ``status`` through daphne.
 
     ``reason`` says why, with the reason names of the failed-upgrade log: ``"origin_not_allowed"``,
     ``"fetch_declined"``, ``"no_such_endpoint"``, or ``"too_many_sockets"``
     (``MAX_SOCKETS_PER_CLIENT``); ``""`` when the application refused without telling bunws
     (a Channels consumer of your own). ``endpoint`` names the endpoint that refused, if any.
+    ``status`` is 403, or the status of the response fetch returned (a 401, a 429), whose
+    ``headers`` (name, value pairs) and ``body`` are here too.
     """
 
     def __init__(
-        self, path: str, code: int, reason: str = "", endpoint: str = "", status: int = 403
+        self,
+        path: str,
+        code: int,
+        reason: str = "",
+        endpoint: str = "",
+        status: int = 403,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
     ) -> None:
         why = f"{reason}, " if reason else ""
         by = f" by endpoint {endpoint!r}" if endpoint else ""
@@ -44,6 +53,8 @@ class HandshakeRefused(AssertionError):
             f"daphne answers HTTP {status})"
         )
         self.code, self.reason, self.endpoint, self.status = code, reason, endpoint, status
+        self.headers: list[tuple[str, str]] = headers or []
+        self.body = body
 
 
 class SocketClosed(AssertionError):
@@ -129,24 +140,46 @@ class AsyncSocketClient:
         if self.user is not None:
             headers.append(("cookie", await sync_to_async(_session_cookie)(self.user)))
         application = self.application or await sync_to_async(_default_application)()
+        if self.subprotocols:  # offered in the header too, as a browser does
+            headers.append(("sec-websocket-protocol", ", ".join(self.subprotocols)))
         encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         communicator = WebsocketCommunicator(application, self.path, encoded, self.subprotocols)
         communicator.scope["client"] = list(self.client)
         communicator.scope["server"] = ["testserver", 80]
+        # Like daphne (through bunws), let the app answer a refusal with fetch's own response.
+        communicator.scope["extensions"] = {"websocket.http.response": {}}
         refusals: list[tuple[str, str]] = []
         communicator.scope[REFUSALS_KEY] = refusals  # bunws notes why it refuses
         self._communicator = communicator
-        accepted, detail = await communicator.connect(self.timeout)
-        if not accepted:
-            self.close_code = int(detail)
+        await communicator.send_input({"type": "websocket.connect"})
+        event = await communicator.receive_output(self.timeout)
+        if event["type"] != "websocket.accept":
             reason, endpoint = refusals[0] if refusals else ("", "")
-            # An ASGI close before the accept is answered 403 by daphne (and uvicorn).
-            raise HandshakeRefused(self.path, self.close_code, reason, endpoint, 403)
-        self.subprotocol = detail
+            self.close_code = int(event.get("code", 1000))
+            if event["type"] == "websocket.close":
+                # An ASGI close before the accept is answered 403 by daphne (and uvicorn).
+                raise HandshakeRefused(self.path, self.close_code, reason, endpoint, 403)
+            body = await self._denial_body()
+            status, raw = int(event["status"]), event.get("headers") or []
+            pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+            raise HandshakeRefused(
+                self.path, self.close_code, reason, endpoint, status, pairs, body
+            )
+        self.subprotocol = event.get("subprotocol")
+        communicator.response_headers = event.get("headers") or []
         raw = communicator.response_headers or []
         for name, value in raw:
             self.response_headers.appendlist(name.decode("latin-1").lower(), value.decode())
         return self
+
+    async def _denial_body(self) -> bytes:
+        """The body of the HTTP response the application refused the handshake with."""
+        body = b""
+        while True:
+            part = await self._comm.receive_output(self.timeout)
+            body += bytes(part.get("body", b""))
+            if not part.get("more_body"):
+                return body
 
     @property
     def _comm(self) -> WebsocketCommunicator:

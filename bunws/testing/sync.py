@@ -4,7 +4,7 @@ Every sync client runs its connection on one shared event loop thread, like daph
 loop. Thread-sensitive work the application hands to a thread (the ORM in ``fetch``, the session
 lookup) runs in the test's own thread instead, so it sees the test's database transaction. That
 takes two asgiref internals, ``AsyncToSync.loop_thread_executors`` and ``SyncToAsync.threadlocal``;
-``tests/test_testing_asgiref.py`` fails first if an asgiref release changes them.
+``tests/unit/test_asgiref_canary.py`` fails first if an asgiref release changes them.
 """
 
 from __future__ import annotations

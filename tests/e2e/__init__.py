@@ -1,1 +1,2 @@
-"""Tests through real daphne processes, Redis, PostgreSQL and Chromium."""
+"""Tests through what runs outside this process: real daphne processes, Redis, PostgreSQL,
+Chromium, ``manage.py`` as a subprocess."""

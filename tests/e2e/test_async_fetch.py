@@ -1,5 +1,6 @@
-"""``fetch`` gets what Django gives a view: ``await request.auser()`` and the session's async
-methods in an async fetch, ``request.user`` in a sync one, on the handshake and on plain HTTP.
+"""``fetch`` gets what Django gives a view, through a real daphne: ``await request.auser()`` and
+the session's async methods in an async fetch, ``request.user`` in a sync one, on the handshake
+and on plain HTTP (in process: ``tests/inprocess/test_fetch_user.py``).
 
 The endpoints are ``s/members/`` (async) and ``s/members-sync/`` in
 ``tests/e2eapp/security_sockets.py``: login-only, they refuse an anonymous visitor with 403
@@ -8,25 +9,21 @@ and upgrade a logged-in one with ``data={"user": ..., "session_user": ...}``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-import websockets
-from asgiref.sync import async_to_sync
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils.crypto import get_random_string
 
-from bunws.testing import AsyncSocketClient, HandshakeRefused, SocketClient
-from tests.support.clients import connect, recv_json, run
+from tests.support.clients import connect, recv_json, refusal_status
+from tests.support.http import http_get
 from tests.support.servers import Server
+
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 ENDPOINTS = ["s/members/", "s/members-sync/"]
 NAMES = {"s/members/": "s-members", "s/members-sync/": "s-members-sync"}
@@ -59,42 +56,24 @@ def logged_in_cookie(server: Server, username: str) -> str:
     return f"sessionid={key}"
 
 
-def http_get(server: Server, path: str, cookie: str | None = None) -> Any:
-    headers = {"Cookie": cookie} if cookie else {}
-    request = urllib.request.Request(server.url(path, "http"), headers=headers)
-    try:
-        return urllib.request.urlopen(request, timeout=5)
-    except urllib.error.HTTPError as error:
-        return error
-
-
 # -- through daphne ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
-def test_login_only_fetch_refuses_an_anonymous_handshake(server: Server, path: str) -> None:
-    async def scenario() -> int:
-        with pytest.raises(websockets.InvalidStatus) as refusal:
-            await connect(server, path)
-        return int(refusal.value.response.status_code)
-
-    assert run(scenario()) == 403
+async def test_login_only_fetch_refuses_an_anonymous_handshake(server: Server, path: str) -> None:
+    assert await refusal_status(server, path) == 403
     assert f"fetch of endpoint {NAMES[path]!r} raised" not in server.log()  # it refused
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
-def test_login_only_fetch_admits_a_logged_in_handshake_with_its_username(
+async def test_login_only_fetch_admits_a_logged_in_handshake_with_its_username(
     server: Server, path: str
 ) -> None:
     username = f"member-{path.strip('/').replace('/', '-')}"
     cookie = logged_in_cookie(server, username)
-
-    async def scenario() -> Any:
-        async with await connect(server, path, additional_headers={"Cookie": cookie}) as ws:
-            await ws.send("data?")
-            return await recv_json(ws)
-
-    data = run(scenario())
+    async with await connect(server, path, additional_headers={"Cookie": cookie}) as ws:
+        await ws.send("data?")
+        data = await recv_json(ws)
     assert data["user"] == username
     assert data["session_user"] is not None  # read with the session's async method
 
@@ -111,40 +90,4 @@ def test_login_only_fetch_answers_a_plain_anonymous_get_with_its_403(
 def test_async_fetch_sees_the_logged_in_user_on_plain_http(server: Server) -> None:
     """Logged in, the fetch does not refuse; a plain GET cannot upgrade, so bunws answers 426."""
     cookie = logged_in_cookie(server, "member-plain")
-    assert http_get(server, "s/members/", cookie).status == 426
-
-
-# -- in process ----------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("path", ENDPOINTS)
-def test_login_only_fetch_in_process(path: str) -> None:
-    alice = User.objects.create_user("alice")
-    with pytest.raises(HandshakeRefused) as refusal:
-        SocketClient(path).connect()
-    assert refusal.value.reason == "fetch_declined"
-    with SocketClient(path, user=alice) as ws:
-        ws.send("data?")
-        assert json.loads(ws.receive_text())["user"] == "alice"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_auser_resolves_from_the_session_without_channels_auth_middleware() -> None:
-    """With only Channels' session middleware, ``auser()`` loads the user as Django does."""
-    from channels.routing import URLRouter
-    from channels.sessions import SessionMiddlewareStack
-
-    from bunws import OriginCheck, websocket_urlpatterns
-
-    bob = User.objects.create_user("bob")
-    app = OriginCheck(SessionMiddlewareStack(URLRouter(websocket_urlpatterns())))
-
-    async def scenario() -> None:
-        async with AsyncSocketClient("s/members/", application=app, user=bob) as ws:
-            await ws.send("data?")
-            assert (await ws.receive_json())["user"] == "bob"
-        with pytest.raises(HandshakeRefused):
-            await AsyncSocketClient("s/members/", application=app).connect()
-
-    async_to_sync(scenario)()
+    assert http_get(server, "s/members/", {"Cookie": cookie}).status == 426

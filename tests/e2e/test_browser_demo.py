@@ -90,6 +90,8 @@ def test_demo_chat_fetch_426_and_admin_live_view_in_chromium(browser: Any, serve
     ann = join(browser, server, "browser-room", "ann")
     ben = join(browser, server, "browser-room", "ben")
     wait_for_text(ann, "#log", "* ben joined")
+    wait_for_text(ann, "#who", "ben")  # presence: the two tabs see each other in the list
+    wait_for_text(ben, "#who", "ann")
     say(ann, "hello from ann")
     wait_for_text(ben, "#log", "ann: hello from ann")
     say(ben, "hi ann")
@@ -98,6 +100,14 @@ def test_demo_chat_fetch_426_and_admin_live_view_in_chromium(browser: Any, serve
     ann.fill("#echo-input", "echo me")
     ann.click("#echo-form button")
     wait_for_text(ann, "#echo-log", "echo: echo me")
+    extensions = ann.evaluate(  # the chat endpoint sets per_message_deflate (RFC 7692)
+        """() => new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://${location.host}/chat/deflate-room/?name=z`);
+            ws.onopen = () => { resolve(ws.extensions); ws.close(); };
+            ws.onerror = () => reject(new Error("the chat socket did not open"));
+        })"""
+    )
+    assert extensions.startswith("permessage-deflate"), extensions
 
     ann.click("#fetch-button")
     wait_for_text(ann, "#fetch-result", "HTTP 426")

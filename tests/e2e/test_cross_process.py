@@ -13,32 +13,17 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.support.clients import connect, expect_silence, recv, run
+from tests.support.clients import connect, expect_silence, recv
 from tests.support.servers import ROOT, Server, daphne_server, django_env, free_port, migrate
-from tests.support.services import redis_reachable, require_redis
+from tests.support.services import LAYERS, redis_env, require_redis, start_redis
 
-pytestmark = pytest.mark.redis
-
-LAYERS = {
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
-    "core": "channels_redis.core.RedisChannelLayer",
-}
-
-
-def redis_env(layer: str, url: str = "redis://127.0.0.1:6379/0") -> dict[str, Any]:
-    return {
-        "BUNWS_REDIS_URL": url,
-        "BUNWS_REDIS_LAYER": LAYERS[layer],
-        "BUNWS_REDIS_PREFIX": f"bunwstest-{uuid.uuid4().hex[:12]}",
-    }
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(30, func_only=True)]
 
 
 @pytest.fixture(scope="module", params=sorted(LAYERS))
@@ -52,12 +37,6 @@ def cluster(
     migrate(tmp / "db.sqlite3", **env)
     with daphne_server(tmp, **env) as a, daphne_server(tmp, **env) as b:
         yield a, b, env
-
-
-async def closing(body: Any, *args: Any) -> None:
-    """Run ``body(stack, *args)``; the clients it opened are closed at the end."""
-    async with contextlib.AsyncExitStack() as stack:
-        await body(stack, *args)
 
 
 async def opened(stack: contextlib.AsyncExitStack, server: Server, path: str) -> ClientConnection:
@@ -100,12 +79,11 @@ async def wait_count(ws: ClientConnection, expected: int, within: float = 5.0) -
         await asyncio.sleep(0.1)
 
 
-def test_publish_reaches_other_process_once_each_in_publish_order(
+async def test_publish_reaches_other_process_once_each_in_publish_order(
     cluster: tuple[Server, Server, dict[str, str]],
 ) -> None:
     a, b, _ = cluster
-
-    async def scenario(stack: contextlib.AsyncExitStack) -> None:
+    async with contextlib.AsyncExitStack() as stack:
         sender, local = (
             await opened(stack, a, "t/room/order/"),
             await opened(stack, a, "t/room/order/"),
@@ -120,15 +98,12 @@ def test_publish_reaches_other_process_once_each_in_publish_order(
             await expect_silence(ws, 0.3)  # once each: no duplicate from the Redis echo
         await expect_silence(sender, 0.1)  # publish_to_self is off: the sender hears nothing
 
-    run(closing(scenario))
 
-
-def test_publish_to_self_delivers_once_to_sender_and_to_both_processes(
+async def test_publish_to_self_delivers_once_to_sender_and_to_both_processes(
     cluster: tuple[Server, Server, dict[str, str]],
 ) -> None:
     a, b, _ = cluster
-
-    async def scenario(stack: contextlib.AsyncExitStack) -> None:
+    async with contextlib.AsyncExitStack() as stack:
         sender = await opened(stack, a, "t/room-self/selfish/")
         remote = await opened(stack, b, "t/room-self/selfish/")
         await settle(sender, [sender, remote])
@@ -141,15 +116,12 @@ def test_publish_to_self_delivers_once_to_sender_and_to_both_processes(
         await expect_silence(sender, 0.3)
         await expect_silence(remote, 0.1)
 
-    run(closing(scenario))
 
-
-def test_subscriber_count_adds_every_live_process_and_follows_leaves(
+async def test_subscriber_count_adds_every_live_process_and_follows_leaves(
     cluster: tuple[Server, Server, dict[str, str]],
 ) -> None:
     a, b, _ = cluster
-
-    async def scenario(stack: contextlib.AsyncExitStack) -> None:
+    async with contextlib.AsyncExitStack() as stack:
         here = [await opened(stack, a, "t/room/counted/") for _ in range(2)]
         there = [await opened(stack, b, "t/room/counted/") for _ in range(3)]
         await wait_count(here[0], 5)
@@ -159,8 +131,6 @@ def test_subscriber_count_adds_every_live_process_and_follows_leaves(
         await wait_count(here[0], 3)
         await here[1].close()
         await wait_count(there[0], 2)
-
-    run(closing(scenario))
 
 
 PLAIN_PUBLISHER = """
@@ -172,12 +142,11 @@ print(asyncio.run(bunws.apublish("plain", b"from async code")))
 """
 
 
-def test_plain_process_and_management_command_publish_to_every_process(
+async def test_plain_process_and_management_command_publish_to_every_process(
     cluster: tuple[Server, Server, dict[str, str]],
 ) -> None:
     a, b, env = cluster
-
-    async def scenario(stack: contextlib.AsyncExitStack) -> None:
+    async with contextlib.AsyncExitStack() as stack:
         subscribers = [
             await opened(stack, a, "t/watch/plain/"),
             await opened(stack, b, "t/watch/plain/"),
@@ -204,8 +173,6 @@ def test_plain_process_and_management_command_publish_to_every_process(
         for ws in subscribers:
             assert await recv(ws) == "from manage.py"
             await expect_silence(ws, 0.2)
-
-    run(closing(scenario))
 
 
 def publish_command(
@@ -248,27 +215,9 @@ async def wait_count_via_command(server: Server, env: dict[str, str], topic: str
 # -- Redis going away -------------------------------------------------------------------
 
 
-def start_redis(port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    """A private, non-persistent redis-server: a restart comes back empty, like a lost node."""
-    process = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not redis_reachable(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"redis-server on port {port} did not start within 10 s")
-        time.sleep(0.05)
-    return process
-
-
 @pytest.mark.parametrize("layer", sorted(LAYERS))
-def test_redis_outage_keeps_local_delivery_and_remote_delivery_resumes(
+@pytest.mark.timeout(120, func_only=True)  # starts Redis and two daphnes; the outage has 30 s
+async def test_redis_outage_keeps_local_delivery_and_remote_delivery_resumes(
     layer: str, tmp_path: Path
 ) -> None:
     require_redis()
@@ -280,37 +229,35 @@ def test_redis_outage_keeps_local_delivery_and_remote_delivery_resumes(
     migrate(tmp_path / "db.sqlite3", **env)
     redis_processes = [start_redis(port, tmp_path)]
 
-    async def outage(stack: contextlib.AsyncExitStack, a: Server, b: Server) -> None:
-        sender, local = (
-            await opened(stack, a, "t/room/outage/"),
-            await opened(stack, a, "t/room/outage/"),
-        )
-        remote = await opened(stack, b, "t/room/outage/")
-        await settle(sender, [local, remote])
-        redis_processes[0].terminate()
-        await asyncio.to_thread(redis_processes[0].wait, 10)
-        for i in range(20):
-            await sender.send(f"during{i}")
-            assert await recv(local) == f"during{i}"
-        await expect_silence(remote, 0.5)
-        redis_processes.append(await asyncio.to_thread(start_redis, port, tmp_path))
-        deadline = time.monotonic() + 15
-        resumed = 0
-        while True:
-            assert time.monotonic() < deadline, "remote delivery did not resume within 15 s"
-            await sender.send(f"after{resumed}")
-            assert await recv(local) == f"after{resumed}"
-            resumed += 1
-            with contextlib.suppress(TimeoutError):
-                got = await asyncio.wait_for(remote.recv(), 0.2)
-                assert str(got).startswith("after")
-                break
-        await remote.send("back from b")  # and b's publishes reach a again
-        assert await recv(local) == "back from b"
-
     try:
         with daphne_server(tmp_path, **env) as a, daphne_server(tmp_path, **env) as b:
-            run(closing(outage, a, b))
+            async with asyncio.timeout(30), contextlib.AsyncExitStack() as stack:
+                sender, local = (
+                    await opened(stack, a, "t/room/outage/"),
+                    await opened(stack, a, "t/room/outage/"),
+                )
+                remote = await opened(stack, b, "t/room/outage/")
+                await settle(sender, [local, remote])
+                redis_processes[0].terminate()
+                await asyncio.to_thread(redis_processes[0].wait, 10)
+                for i in range(20):
+                    await sender.send(f"during{i}")
+                    assert await recv(local) == f"during{i}"
+                await expect_silence(remote, 0.5)
+                redis_processes.append(await asyncio.to_thread(start_redis, port, tmp_path))
+                deadline = time.monotonic() + 15
+                resumed = 0
+                while True:
+                    assert time.monotonic() < deadline, "remote delivery did not resume within 15 s"
+                    await sender.send(f"after{resumed}")
+                    assert await recv(local) == f"after{resumed}"
+                    resumed += 1
+                    with contextlib.suppress(TimeoutError):
+                        got = await asyncio.wait_for(remote.recv(), 0.2)
+                        assert str(got).startswith("after")
+                        break
+                await remote.send("back from b")  # and b's publishes reach a again
+                assert await recv(local) == "back from b"
             log = a.log()
     finally:
         for process in redis_processes:

@@ -6,167 +6,136 @@ import asyncio
 import http.cookiejar
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
 import pytest
 import websockets
 
-from tests.support.clients import connect, expect_silence, next_event, recv, recv_json, run
+from tests.support.clients import (
+    connect,
+    expect_silence,
+    next_event,
+    recv,
+    recv_json,
+    refusal_status,
+)
+from tests.support.http import failed_upgrade_rows, http_get
 from tests.support.servers import ROOT, Server, django_env
 
-
-def rows(server: Server, where: str, *params: Any) -> list[dict[str, Any]]:
-    with sqlite3.connect(server.db_path, timeout=10) as db:
-        db.row_factory = sqlite3.Row
-        cursor = db.execute(f"SELECT * FROM bunws_failedupgrade WHERE {where}", params)
-        return [dict(row) for row in cursor]
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 
-def http_get(server: Server, path: str, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(server.url(path, "http"), headers=headers or {})
-    try:
-        return urllib.request.urlopen(request, timeout=5)
-    except urllib.error.HTTPError as error:
-        return error
+async def test_text_and_binary_echo_keep_their_type(server: Server) -> None:
+    async with await connect(server, "t/echo/") as ws:
+        await ws.send("héllo")
+        assert await recv(ws) == "héllo"
+        await ws.send(b"\x00\xffbin")
+        assert await recv(ws) == b"\x00\xffbin"
+        await ws.send("")  # an empty text frame is a valid message, echoed like any other
+        assert await recv(ws) == ""
+        await ws.send("after-empty")
+        assert await recv(ws) == "after-empty"
 
 
-def test_text_and_binary_echo_keep_their_type(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/echo/") as ws:
-            await ws.send("héllo")
-            assert await recv(ws) == "héllo"
-            await ws.send(b"\x00\xffbin")
-            assert await recv(ws) == b"\x00\xffbin"
-            await ws.send("")  # an empty text frame is a valid message, echoed like any other
-            assert await recv(ws) == ""
-            await ws.send("after-empty")
-            assert await recv(ws) == "after-empty"
-
-    run(scenario())
+async def test_fetch_data_becomes_ws_data_and_upgrade_headers_reach_client(server: Server) -> None:
+    async with await connect(server, "t/data/blue/?q=x") as ws:
+        assert ws.response.headers["X-Bunws-Test"] == "upgraded"
+        await ws.send("hi")
+        assert await recv_json(ws) == {"room": "blue", "q": "x", "seen": 1}
+        await ws.send("again")
+        assert (await recv_json(ws))["seen"] == 2  # ws.data is writable and kept
 
 
-def test_fetch_data_becomes_ws_data_and_upgrade_headers_reach_client(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/data/blue/?q=x") as ws:
-            assert ws.response.headers["X-Bunws-Test"] == "upgraded"
-            await ws.send("hi")
-            assert await recv_json(ws) == {"room": "blue", "q": "x", "seen": 1}
-            await ws.send("again")
-            assert (await recv_json(ws))["seen"] == 2  # ws.data is writable and kept
-
-    run(scenario())
-
-
-def test_publish_skips_sender_unless_publish_to_self(server: Server) -> None:
-    async def scenario() -> None:
-        a = await connect(server, "t/room/pts/")
-        b = await connect(server, "t/room/pts/")
-        await a.send("?count")
-        assert await recv(a) == "count=2"
-        await a.send("from a")
-        assert await recv(b) == "from a"
-        await expect_silence(a)
-        c = await connect(server, "t/room-self/pts2/")
-        d = await connect(server, "t/room-self/pts2/")
-        await c.send("?count")
-        assert await recv(c) == "count=2"
-        await c.send("from c")
-        assert await recv(c) == "from c"
-        assert await recv(d) == "from c"
-        for ws in (a, b, c, d):
-            await ws.close()
-
-    run(scenario())
+async def test_publish_skips_sender_unless_publish_to_self(server: Server) -> None:
+    a = await connect(server, "t/room/pts/")
+    b = await connect(server, "t/room/pts/")
+    await a.send("?count")
+    assert await recv(a) == "count=2"
+    await a.send("from a")
+    assert await recv(b) == "from a"
+    await expect_silence(a)
+    c = await connect(server, "t/room-self/pts2/")
+    d = await connect(server, "t/room-self/pts2/")
+    await c.send("?count")
+    assert await recv(c) == "count=2"
+    await c.send("from c")
+    assert await recv(c) == "from c"
+    assert await recv(d) == "from c"
+    for ws in (a, b, c, d):
+        await ws.close()
 
 
-def test_endpoint_publish_and_bunws_publish_reach_every_subscriber(server: Server) -> None:
-    async def scenario() -> None:
-        a = await connect(server, "t/room/all/")
-        b = await connect(server, "t/room/all/")
-        await a.send("?count")
-        assert await recv(a) == "count=2"
-        await a.send("server:hello")
-        assert await recv(a) == "server:hello"
-        assert await recv(b) == "server:hello"
-        await b.send("global:hi")
-        assert await recv(a) == "global:hi"
-        assert await recv(b) == "global:hi"
-        await a.close()
-        await b.close()
-
-    run(scenario())
+async def test_endpoint_publish_and_bunws_publish_reach_every_subscriber(server: Server) -> None:
+    a = await connect(server, "t/room/all/")
+    b = await connect(server, "t/room/all/")
+    await a.send("?count")
+    assert await recv(a) == "count=2"
+    await a.send("server:hello")
+    assert await recv(a) == "server:hello"
+    assert await recv(b) == "server:hello"
+    await b.send("global:hi")
+    assert await recv(a) == "global:hi"
+    assert await recv(b) == "global:hi"
+    await a.close()
+    await b.close()
 
 
-def test_subscriber_count_drops_when_a_client_drops(server: Server) -> None:
-    async def scenario() -> None:
-        a = await connect(server, "t/room/count/")
-        b = await connect(server, "t/room/count/")
-        await a.send("?count")
-        assert await recv(a) == "count=2"
-        await b.close()
-        await asyncio.sleep(0.2)
-        await a.send("?count")
-        assert await recv(a) == "count=1"
-        await a.close()
-
-    run(scenario())
+async def test_subscriber_count_drops_when_a_client_drops(server: Server) -> None:
+    a = await connect(server, "t/room/count/")
+    b = await connect(server, "t/room/count/")
+    await a.send("?count")
+    assert await recv(a) == "count=2"
+    await b.close()
+    await asyncio.sleep(0.2)
+    await a.send("?count")
+    assert await recv(a) == "count=1"
+    await a.close()
 
 
-def test_close_handler_gets_the_clients_code_and_reason(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/events/") as watch:
-            ws = await connect(server, "t/close/")
-            await ws.close(4321, "client leaving")
-            event = await next_event(watch, "close", "t-close")
-            assert event == {
-                "event": "close",
-                "endpoint": "t-close",
-                "code": 4321,
-                "reason": "client leaving",
-                "subscriptions": [],
-                "sent": 0,
-            }
-
-    run(scenario())
+async def test_close_handler_gets_the_clients_code_and_reason(server: Server) -> None:
+    async with await connect(server, "t/watch/events/") as watch:
+        ws = await connect(server, "t/close/")
+        await ws.close(4321, "client leaving")
+        event = await next_event(watch, "close", "t-close")
+        assert event == {
+            "event": "close",
+            "endpoint": "t-close",
+            "code": 4321,
+            "reason": "client leaving",
+            "subscriptions": [],
+            "sent": 0,
+        }
 
 
-def test_server_close_reaches_client_with_code_and_reason(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/events/") as watch:
-            ws = await connect(server, "t/close/")
-            await ws.send("close-me")
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await recv(ws)
-            assert closed.value.rcvd is not None
-            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4002, "asked politely")
-            event = await next_event(watch, "close", "t-close")
-            assert (event["code"], event["reason"]) == (4002, "asked politely")
-
-    run(scenario())
+async def test_server_close_reaches_client_with_code_and_reason(server: Server) -> None:
+    async with await connect(server, "t/watch/events/") as watch:
+        ws = await connect(server, "t/close/")
+        await ws.send("close-me")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4002, "asked politely")
+        event = await next_event(watch, "close", "t-close")
+        assert (event["code"], event["reason"]) == (4002, "asked politely")
 
 
-def test_abrupt_drop_gives_1006_and_cleans_subscriptions(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/events/") as watch:
-            stay = await connect(server, "t/room/drop/")
-            gone = await connect(server, "t/room/drop/")
-            await stay.send("?count")
-            assert await recv(stay) == "count=2"
-            gone.transport.abort()  # TCP reset, no closing handshake
-            event = await next_event(watch, "close", "t-room")
-            assert event["code"] == 1006
-            assert event["subscriptions"] == []
-            await stay.send("?count")
-            assert await recv(stay) == "count=1"
-            await stay.close()
-
-    run(scenario())
+async def test_abrupt_drop_gives_1006_and_cleans_subscriptions(server: Server) -> None:
+    async with await connect(server, "t/watch/events/") as watch:
+        stay = await connect(server, "t/room/drop/")
+        gone = await connect(server, "t/room/drop/")
+        await stay.send("?count")
+        assert await recv(stay) == "count=2"
+        gone.transport.abort()  # TCP reset, no closing handshake
+        event = await next_event(watch, "close", "t-room")
+        assert event["code"] == 1006
+        assert event["subscriptions"] == []
+        await stay.send("?count")
+        assert await recv(stay) == "count=1"
+        await stay.close()
 
 
 @pytest.mark.parametrize(
@@ -176,27 +145,24 @@ def test_abrupt_drop_gives_1006_and_cleans_subscriptions(server: Server) -> None
         ("t/boom-sync/", "sync handler exploded"),
     ],
 )
-def test_raising_handler_closes_1011_while_others_keep_working(
+async def test_raising_handler_closes_1011_while_others_keep_working(
     server: Server, path: str, message: str
 ) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/events/") as watch:
-            victim = await connect(server, path)
-            other = await connect(server, path)
-            await victim.send("boom")
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await recv(victim)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
-            name = path.strip("/").replace("t/", "t-")
-            assert (await next_event(watch, "error", name))["error"] == message
-            assert (await next_event(watch, "close", name))["code"] == 1011
-            await other.send("still here")
-            reply = await recv(other)
-            # the async endpoint echoes; the sync one answers from the ORM
-            assert reply == "still here" if name == "t-boom" else reply.startswith("users=")
-            await other.close()
-
-    run(scenario())
+    async with await connect(server, "t/watch/events/") as watch:
+        victim = await connect(server, path)
+        other = await connect(server, path)
+        await victim.send("boom")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(victim)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        name = path.strip("/").replace("t/", "t-")
+        assert (await next_event(watch, "error", name))["error"] == message
+        assert (await next_event(watch, "close", name))["code"] == 1011
+        await other.send("still here")
+        reply = await recv(other)
+        # the async endpoint echoes; the sync one answers from the ORM
+        assert reply == "still here" if name == "t-boom" else reply.startswith("users=")
+        await other.close()
     assert f"RuntimeError: {message}" in server.log()
 
 
@@ -209,7 +175,7 @@ def test_plain_get_answers_426_and_logs_the_attempt(server: Server) -> None:
     assert response.headers["Sec-WebSocket-Version"] == "13"
     body = response.read().decode()
     assert "new WebSocket(" in body and "fetch()" in body
-    [row] = rows(server, "path = ?", "/t/room/plain-426/")
+    [row] = failed_upgrade_rows(server, "path = ?", "/t/room/plain-426/")
     assert row["reason"] == "no_upgrade_header"
     assert row["endpoint"] == "t-room"
     assert "s3cret" not in json.dumps(row) and "abc" not in row["headers"]
@@ -225,44 +191,40 @@ def test_plain_get_with_json_accept_gets_a_json_diagnosis(server: Server) -> Non
     assert response.status == 426
     body = json.loads(response.read())
     assert body["reason"] == "upgrade_not_websocket"
-    assert rows(server, "path = ? AND reason = ?", "/t/data/red/", "upgrade_not_websocket")
+    assert failed_upgrade_rows(
+        server, "path = ? AND reason = ?", "/t/data/red/", "upgrade_not_websocket"
+    )
 
 
 def test_fetch_may_answer_a_plain_request_itself_and_it_is_still_logged(server: Server) -> None:
     response = http_get(server, "t/data/green/?custom=1")
     assert response.status == 400
     assert response.read() == b"fetch answered this plain request itself"
-    assert rows(server, "path = ?", "/t/data/green/")
+    assert failed_upgrade_rows(server, "path = ?", "/t/data/green/")
 
 
-def test_refused_handshakes_are_logged_with_their_reason(server: Server) -> None:
-    async def refused(path: str, **kwargs: Any) -> int:
-        with pytest.raises(websockets.InvalidStatus) as refusal:
-            await connect(server, path, **kwargs)
-        return int(refusal.value.response.status_code)
-
-    assert run(refused("t/decline/")) == 403
-    assert run(refused("t/no-such-thing/")) == 403
-    assert run(refused("t/echo/", origin="https://evil.example")) == 403
-    assert rows(server, "path = ? AND reason = ?", "/t/decline/", "fetch_declined")
-    assert rows(server, "path = ? AND reason = ?", "/t/no-such-thing/", "no_such_endpoint")
-    [row] = rows(server, "path = ? AND reason = ?", "/t/echo/", "origin_not_allowed")
+async def test_refused_handshakes_are_logged_with_their_reason(server: Server) -> None:
+    assert await refusal_status(server, "t/decline/") == 403
+    assert await refusal_status(server, "t/no-such-thing/") == 403
+    assert await refusal_status(server, "t/echo/", origin="https://evil.example") == 403
+    assert failed_upgrade_rows(server, "path = ? AND reason = ?", "/t/decline/", "fetch_declined")
+    assert failed_upgrade_rows(
+        server, "path = ? AND reason = ?", "/t/no-such-thing/", "no_such_endpoint"
+    )
+    [row] = failed_upgrade_rows(server, "path = ? AND reason = ?", "/t/echo/", "origin_not_allowed")
     assert row["origin"] == "https://evil.example"
 
 
-def test_same_origin_and_missing_origin_are_allowed(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/echo/", origin=f"http://127.0.0.1:{server.port}") as ws:
-            await ws.send("ok")
-            assert await recv(ws) == "ok"
-
-    run(scenario())
+async def test_same_origin_and_missing_origin_are_allowed(server: Server) -> None:
+    async with await connect(server, "t/echo/", origin=f"http://127.0.0.1:{server.port}") as ws:
+        await ws.send("ok")
+        assert await recv(ws) == "ok"
 
 
 def test_flood_of_plain_requests_aggregates_into_one_row(server: Server) -> None:
     for _ in range(200):
         assert http_get(server, "t/room/flood/").status == 426
-    [row] = rows(server, "path = ?", "/t/room/flood/")
+    [row] = failed_upgrade_rows(server, "path = ?", "/t/room/flood/")
     assert row["count"] == 200
 
 

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.error
-import urllib.request
-from typing import Any
 
+from tests.support.http import failed_upgrade_rows, http_get
 from tests.support.servers import Server
-
-
-def rows(server: Server, path: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(server.db_path, timeout=10) as db:
-        db.row_factory = sqlite3.Row
-        cursor = db.execute("SELECT * FROM bunws_failedupgrade WHERE path = ?", (path,))
-        return [dict(row) for row in cursor]
-
-
-def http_get(server: Server, path: str, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(server.url(path, "http"), headers=headers or {})
-    try:
-        return urllib.request.urlopen(request, timeout=5)
-    except urllib.error.HTTPError as error:
-        return error
 
 
 def test_plain_get_answered_by_fetch_is_logged_as_fetch_answered_with_its_status(
@@ -32,7 +15,7 @@ def test_plain_get_answered_by_fetch_is_logged_as_fetch_answered_with_its_status
     response = http_get(server, "t/members/answered/")
     assert response.status == 403
     assert response.read() == b"members only"
-    [row] = rows(server, "/t/members/answered/")
+    [row] = failed_upgrade_rows(server, "path = ?", "/t/members/answered/")
     assert (row["reason"], row["status"]) == ("fetch_answered", 403)
     assert "403" in row["diagnosis"]
     assert "reason=fetch_answered status=403" in server.log()
@@ -42,7 +25,7 @@ def test_a_page_that_fetch_serves_is_not_a_failed_upgrade(server: Server) -> Non
     """A fetch that answers a plain request with a page (status below 400) did its job."""
     response = http_get(server, "t/page/?visit=1")
     assert (response.status, response.read()) == (200, b"the lobby page")
-    assert rows(server, "/t/page/") == []
+    assert failed_upgrade_rows(server, "path = ?", "/t/page/") == []
     assert "path=/t/page/" not in server.log()
 
 
@@ -50,7 +33,7 @@ def test_plain_get_to_an_endpoint_without_fetch_is_no_upgrade_header_with_status
     server: Server,
 ) -> None:
     assert http_get(server, "t/room/no-fetch-status/").status == 426
-    [row] = rows(server, "/t/room/no-fetch-status/")
+    [row] = failed_upgrade_rows(server, "path = ?", "/t/room/no-fetch-status/")
     assert (row["reason"], row["status"]) == ("no_upgrade_header", 426)
 
 
@@ -68,5 +51,5 @@ def test_plain_get_after_its_row_was_deleted_is_recorded_again(server: Server) -
     with sqlite3.connect(server.db_path, timeout=10) as db:
         db.execute("DELETE FROM bunws_failedupgrade WHERE path = ?", ("/t/room/deleted-row/",))
     assert http_get(server, "t/room/deleted-row/").status == 426
-    [row] = rows(server, "/t/room/deleted-row/")
+    [row] = failed_upgrade_rows(server, "path = ?", "/t/room/deleted-row/")
     assert row["count"] == 1

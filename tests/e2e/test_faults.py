@@ -20,8 +20,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.support.clients import connect, expect_silence, recv, recv_json, run
+from tests.support.clients import connect, expect_silence, recv, recv_json
+from tests.support.frames import client_frame
 from tests.support.servers import Server
+
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 # -- a minimal hand-made client ----------------------------------------------------------------
 
@@ -47,20 +50,6 @@ def raw_handshake(
             break
         head += chunk
     return sock, head
-
-
-def client_frame(opcode: int, payload: bytes, *, length: int | None = None) -> bytes:
-    """A masked client frame (RFC 6455 5.2); ``length`` may announce more than is sent."""
-    mask = os.urandom(4)
-    size = len(payload) if length is None else length
-    head = bytes([0x80 | opcode])
-    if size < 126:
-        head += bytes([0x80 | size])
-    elif size < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", size)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", size)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def read_close(sock: socket.socket, timeout: float = 5) -> int | None:
@@ -120,49 +109,43 @@ async def subscribers(server: Server, topic: str) -> int:
         ("midreset", client_frame(0x2, b"0123456789", length=1000)),
     ],
 )
-def test_hostile_frame_fails_the_connection_and_close_runs_once_with_subscriptions_cleaned(
+async def test_hostile_frame_fails_the_connection_and_close_runs_once_with_subscriptions_cleaned(
     server: Server, tag: str, frame: bytes
 ) -> None:
     """RFC 6455 7.1.7 / 8.1: invalid UTF-8 and an over-limit frame fail the connection; daphne
     (autobahn's failByDrop) drops it rather than sending 1007/1009. A client that resets
     mid-frame leaves a half-read message. In every case the app sees 1006 exactly once."""
 
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/rel-events/") as watch:
-            sock, head = raw_handshake(server, f"r/life/{tag}/")
-            assert head.startswith(b"HTTP/1.1 101 "), head
-            assert await subscribers(server, f"life-{tag}") == 1
-            sock.sendall(frame)
-            if tag == "midreset":
-                reset(sock)
-            else:
-                code = read_close(sock)
-                sock.close()
-                assert code in (None, 1007 if tag == "badutf8" else 1009)
-            events = await closes_for(watch, tag)
-            assert len(events) == 1, events
-            assert events[0]["code"] == 1006
-            assert events[0]["subscriptions"] == []
-            assert await subscribers(server, f"life-{tag}") == 0
-
-    run(scenario())
+    async with await connect(server, "t/watch/rel-events/") as watch:
+        sock, head = raw_handshake(server, f"r/life/{tag}/")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        assert await subscribers(server, f"life-{tag}") == 1
+        sock.sendall(frame)
+        if tag == "midreset":
+            reset(sock)
+        else:
+            code = read_close(sock)
+            sock.close()
+            assert code in (None, 1007 if tag == "badutf8" else 1009)
+        events = await closes_for(watch, tag)
+        assert len(events) == 1, events
+        assert events[0]["code"] == 1006
+        assert events[0]["subscriptions"] == []
+        assert await subscribers(server, f"life-{tag}") == 0
 
 
-def test_message_over_max_payload_length_is_closed_with_1009_by_bunws(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/rel-events/") as watch:
-            ws = await connect(server, "r/life/big/")
-            await ws.send("x" * 4096)  # exactly the endpoint's max_payload_length: fine
-            assert await recv(ws) == "x" * 4096
-            await ws.send("x" * 4097)
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await recv(ws)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-            [event] = await closes_for(watch, "big")
-            assert event["code"] == 1009
-            assert await subscribers(server, "life-big") == 0
-
-    run(scenario())
+async def test_message_over_max_payload_length_is_closed_with_1009_by_bunws(server: Server) -> None:
+    async with await connect(server, "t/watch/rel-events/") as watch:
+        ws = await connect(server, "r/life/big/")
+        await ws.send("x" * 4096)  # exactly the endpoint's max_payload_length: fine
+        assert await recv(ws) == "x" * 4096
+        await ws.send("x" * 4097)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        [event] = await closes_for(watch, "big")
+        assert event["code"] == 1009
+        assert await subscribers(server, "life-big") == 0
 
 
 @pytest.mark.parametrize(
@@ -172,89 +155,77 @@ def test_message_over_max_payload_length_is_closed_with_1009_by_bunws(server: Se
         (None, "12", b"HTTP/1.1 400 WebSocket version 12 not supported"),
     ],
 )
-def test_bad_handshake_is_answered_400_by_daphne_before_any_app_code(
+async def test_bad_handshake_is_answered_400_by_daphne_before_any_app_code(
     server: Server, key: str | None, version: str, status: bytes
 ) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/watch/rel-events/") as watch:
-            sock, head = raw_handshake(server, "r/life/badhs/", key=key, version=version)
-            sock.close()
-            assert head.startswith(status), head
-            if version == "12":  # RFC 6455 4.4: name the versions the server speaks
-                assert b"Sec-WebSocket-Version: 13" in head
-            await expect_silence(watch, 0.5)  # no close handler: the app never saw it
-            assert await subscribers(server, "life-badhs") == 0
-
-    run(scenario())
+    async with await connect(server, "t/watch/rel-events/") as watch:
+        sock, head = raw_handshake(server, "r/life/badhs/", key=key, version=version)
+        sock.close()
+        assert head.startswith(status), head
+        if version == "12":  # RFC 6455 4.4: name the versions the server speaks
+            assert b"Sec-WebSocket-Version: 13" in head
+        await expect_silence(watch, 0.5)  # no close handler: the app never saw it
+        assert await subscribers(server, "life-badhs") == 0
 
 
-def test_silent_clients_do_not_hold_up_others(server: Server) -> None:
+async def test_silent_clients_do_not_hold_up_others(server: Server) -> None:
     """Open TCP connections that send nothing and open sockets that never speak cost nothing
     but a file descriptor; everyone else is served at once."""
 
-    async def scenario() -> None:
-        silent_tcp = [socket.create_connection(("127.0.0.1", server.port), 5) for _ in range(20)]
-        silent_ws = [await connect(server, f"r/life/silent{i}/") for i in range(20)]
-        try:
-            async with await connect(server, "t/echo/") as ws:
-                started = time.monotonic()
-                for i in range(20):
-                    await ws.send(f"m{i}")
-                    assert await recv(ws, 2) == f"m{i}"
-                assert time.monotonic() - started < 2
-            for quiet in silent_ws:  # still open and still served after their silence
-                await quiet.send("late")
-                assert await recv(quiet) == "late"
-        finally:
-            for sock in silent_tcp:
-                sock.close()
-            for quiet in silent_ws:
-                await quiet.close()
-
-    run(scenario())
+    silent_tcp = [socket.create_connection(("127.0.0.1", server.port), 5) for _ in range(20)]
+    silent_ws = [await connect(server, f"r/life/silent{i}/") for i in range(20)]
+    try:
+        async with await connect(server, "t/echo/") as ws:
+            started = time.monotonic()
+            for i in range(20):
+                await ws.send(f"m{i}")
+                assert await recv(ws, 2) == f"m{i}"
+            assert time.monotonic() - started < 2
+        for quiet in silent_ws:  # still open and still served after their silence
+            await quiet.send("late")
+            assert await recv(quiet) == "late"
+    finally:
+        for sock in silent_tcp:
+            sock.close()
+        for quiet in silent_ws:
+            await quiet.close()
 
 
 # -- handler faults ------------------------------------------------------------------------------
 
 
-def test_blocking_sync_handler_holds_up_only_its_own_socket(server: Server) -> None:
-    async def scenario() -> None:
-        sleeper = await connect(server, "r/slow/")
-        neighbour = await connect(server, "r/slow/")
-        other = await connect(server, "t/echo/")
-        started = time.monotonic()
-        await sleeper.send("sleep:2")
-        await asyncio.sleep(0.1)  # the sleeper's handler is now blocking its worker thread
-        for ws in (neighbour, other):
-            await ws.send("quick")
-            assert await recv(ws, 1) == "quick"
-        assert time.monotonic() - started < 1.0
-        assert await recv(sleeper, 5) == "woke"
-        assert time.monotonic() - started >= 2.0
-        for ws in (sleeper, neighbour, other):
-            await ws.close()
-
-    run(scenario())
+async def test_blocking_sync_handler_holds_up_only_its_own_socket(server: Server) -> None:
+    sleeper = await connect(server, "r/slow/")
+    neighbour = await connect(server, "r/slow/")
+    other = await connect(server, "t/echo/")
+    started = time.monotonic()
+    await sleeper.send("sleep:2")
+    await asyncio.sleep(0.1)  # the sleeper's handler is now blocking its worker thread
+    for ws in (neighbour, other):
+        await ws.send("quick")
+        assert await recv(ws, 1) == "quick"
+    assert time.monotonic() - started < 1.0
+    assert await recv(sleeper, 5) == "woke"
+    assert time.monotonic() - started >= 2.0
+    for ws in (sleeper, neighbour, other):
+        await ws.close()
 
 
-def test_handler_publishing_to_thousands_of_topics_delivers_and_stays_responsive(
+async def test_handler_publishing_to_thousands_of_topics_delivers_and_stays_responsive(
     server: Server,
 ) -> None:
-    async def scenario() -> None:
-        listener = await connect(server, "r/fanout/")
-        await listener.send("sub:fan-4999")
-        assert await recv(listener) == "subscribed"
-        publisher = await connect(server, "r/fanout/")
-        await publisher.send("fanout:5000")
-        report = await recv_json(publisher, 10)
-        assert report["done"] == 5000
-        assert report["delivered"] == 1  # only fan-4999 has a subscriber
-        assert report["seconds"] < 5
-        assert await recv(listener) == "m4999"
-        async with await connect(server, "t/echo/") as echo:
-            await echo.send("after")
-            assert await recv(echo, 2) == "after"
-        await listener.close()
-        await publisher.close()
-
-    run(scenario())
+    listener = await connect(server, "r/fanout/")
+    await listener.send("sub:fan-4999")
+    assert await recv(listener) == "subscribed"
+    publisher = await connect(server, "r/fanout/")
+    await publisher.send("fanout:5000")
+    report = await recv_json(publisher, 10)
+    assert report["done"] == 5000
+    assert report["delivered"] == 1  # only fan-4999 has a subscriber
+    assert report["seconds"] < 5
+    assert await recv(listener) == "m4999"
+    async with await connect(server, "t/echo/") as echo:
+        await echo.send("after")
+        assert await recv(echo, 2) == "after"
+    await listener.close()
+    await publisher.close()

@@ -15,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import websockets
 
-from tests.support.clients import connect, run
+from tests.support.clients import connect, refusal_status
 from tests.support.servers import Server, daphne_server
+
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 TABLE = "bunws_failedupgrade"
 
@@ -36,31 +38,24 @@ def status_of(server: Server, path: str) -> int:
         return int(error.code)
 
 
-def refused_status(server: Server, path: str, origin: str) -> int:
-    async def scenario() -> int:
-        with pytest.raises(websockets.InvalidStatus) as refusal:
-            await connect(server, path, origin=origin)
-        return int(refusal.value.response.status_code)
-
-    return int(run(scenario()))
-
-
 def count_rows(server: Server, where: str = "1", what: str = "COUNT(*)") -> int:
     with sqlite3.connect(server.db_path, timeout=10) as db:
         value = db.execute(f"SELECT {what} FROM {TABLE} WHERE {where}").fetchone()[0]
         return int(value or 0)
 
 
-def test_missing_table_still_answers_426_and_403_and_logs_the_error(own_server: Server) -> None:
+async def test_missing_table_still_answers_426_and_403_and_logs_the_error(
+    own_server: Server,
+) -> None:
     with sqlite3.connect(own_server.db_path) as db:
         db.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_away")
     try:
         assert status_of(own_server, "t/echo/?case=missing") == 426
-        assert refused_status(own_server, "t/echo/", "https://evil.example") == 403
+        assert await refusal_status(own_server, "t/echo/", origin="https://evil.example") == 403
         deadline = time.monotonic() + 5
         while own_server.log().count("could not record failed upgrade") < 2:
             assert time.monotonic() < deadline, own_server.log()[-3000:]
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
     finally:
         with sqlite3.connect(own_server.db_path) as db:
             db.execute(f"ALTER TABLE {TABLE}_away RENAME TO {TABLE}")
@@ -102,7 +97,9 @@ def test_locked_database_delays_but_never_fails_the_answer(own_server: Server) -
     assert "Internal Server Error" not in own_server.log()
 
 
-def test_concurrent_refused_handshakes_all_get_answers_and_are_counted(own_server: Server) -> None:
+async def test_concurrent_refused_handshakes_all_get_answers_and_are_counted(
+    own_server: Server,
+) -> None:
     async def one(i: int) -> int:
         try:
             await connect(own_server, f"t/echo/?n={i}", origin=f"https://evil{i}.example")
@@ -110,12 +107,9 @@ def test_concurrent_refused_handshakes_all_get_answers_and_are_counted(own_serve
             return int(refusal.response.status_code)
         return 101
 
-    async def scenario() -> list[int]:
-        return list(await asyncio.gather(*(one(i) for i in range(30))))
-
-    assert run(scenario()) == [403] * 30
+    assert list(await asyncio.gather(*(one(i) for i in range(30)))) == [403] * 30
     deadline = time.monotonic() + 10
     # One client, one path, one reason: the 30 refusals aggregate into one row's count.
     while count_rows(own_server, "reason = 'origin_not_allowed'", "SUM(count)") < 30:
         assert time.monotonic() < deadline, "refusals were not all recorded"
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)

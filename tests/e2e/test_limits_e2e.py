@@ -22,7 +22,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.clients import TIMEOUT, connect, next_event, recv, run
+from tests.support.clients import TIMEOUT, connect, next_event, recv
 from tests.support.frames import (
     BINARY,
     CLOSE,
@@ -34,6 +34,8 @@ from tests.support.frames import (
     raw_send_text,
 )
 from tests.support.servers import ROOT, Server, daphne_server
+
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 MiB = 1024 * 1024
 EVENTS = "t/watch/limits-events/"
@@ -50,96 +52,80 @@ def rss(pid: int) -> int:
 # -- max_payload_length ---------------------------------------------------------------------
 
 
-def test_message_over_max_payload_length_closes_with_1009(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, EVENTS) as watch:
-            async with await connect(server, "t/lim/small/") as ws:
-                await ws.send("x" * 1024)  # exactly the limit passes
-                assert await recv(ws) == "x" * 1024
-                await ws.send("é" * 400)  # 800 bytes of UTF-8
-                assert await recv(ws) == "é" * 400
-                await ws.send("é" * 600)  # 600 characters but 1200 bytes: too big
-                code, reason = await closed_with(ws)
-            assert (code, reason) == (1009, "message of 1200 bytes exceeds 1024")
-            report = await next_event(watch, "close", "t-lim-small")
-            assert (report["code"], report["reason"]) == (1009, reason)
-
-    run(scenario())
+async def test_message_over_max_payload_length_closes_with_1009(server: Server) -> None:
+    async with await connect(server, EVENTS) as watch:
+        async with await connect(server, "t/lim/small/") as ws:
+            await ws.send("x" * 1024)  # exactly the limit passes
+            assert await recv(ws) == "x" * 1024
+            await ws.send("é" * 400)  # 800 bytes of UTF-8
+            assert await recv(ws) == "é" * 400
+            await ws.send("é" * 600)  # 600 characters but 1200 bytes: too big
+            code, reason = await closed_with(ws)
+        assert (code, reason) == (1009, "message of 1200 bytes exceeds 1024")
+        report = await next_event(watch, "close", "t-lim-small")
+        assert (report["code"], report["reason"]) == (1009, reason)
 
 
-def test_max_payload_length_not_daphnes_message_size_limits_an_endpoint(server: Server) -> None:
+async def test_max_payload_length_not_daphnes_message_size_limits_an_endpoint(
+    server: Server,
+) -> None:
     """daphne's default --websocket-max-message-size/-frame-size (1 MiB) no longer apply to a
     bunws socket: a 2 MiB message, text or binary, reaches an endpoint with the default
     max_payload_length (16 MiB, Bun's)."""
 
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/default/", max_size=None) as ws:
-            await ws.send(b"x" * (2 * MiB))
-            assert await recv(ws) == f"len={2 * MiB}"
-            await ws.send("é" * MiB)  # 2 MiB of UTF-8 text, in one frame
-            assert await recv(ws) == f"len={MiB}"
-
-    run(scenario())
+    async with await connect(server, "t/lim/default/", max_size=None) as ws:
+        await ws.send(b"x" * (2 * MiB))
+        assert await recv(ws) == f"len={2 * MiB}"
+        await ws.send("é" * MiB)  # 2 MiB of UTF-8 text, in one frame
+        assert await recv(ws) == f"len={MiB}"
 
 
 # -- idle_timeout and send_pings ------------------------------------------------------------
 
 
-def test_silent_socket_is_closed_with_1001_after_idle_timeout(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, EVENTS) as watch:
-            ws = await connect(server, "t/lim/idle/", ping_interval=None)
-            started = time.monotonic()
-            code, reason = await closed_with(ws, timeout=4)
-            elapsed = time.monotonic() - started
-            assert (code, reason) == (1001, "idle timeout")
-            assert 0.9 <= elapsed <= 2.0, f"closed after {elapsed:.2f} s, idle_timeout=1"
-            report = await next_event(watch, "close", "t-lim-idle")
-            assert (report["code"], report["reason"]) == (1001, "idle timeout")
-
-    run(scenario())
+async def test_silent_socket_is_closed_with_1001_after_idle_timeout(server: Server) -> None:
+    async with await connect(server, EVENTS) as watch:
+        ws = await connect(server, "t/lim/idle/", ping_interval=None)
+        started = time.monotonic()
+        code, reason = await closed_with(ws, timeout=4)
+        elapsed = time.monotonic() - started
+        assert (code, reason) == (1001, "idle timeout")
+        assert 0.9 <= elapsed <= 2.0, f"closed after {elapsed:.2f} s, idle_timeout=1"
+        report = await next_event(watch, "close", "t-lim-idle")
+        assert (report["code"], report["reason"]) == (1001, "idle timeout")
 
 
-def test_messages_keep_a_socket_open_past_idle_timeout(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/idle/", ping_interval=None) as ws:
-            for i in range(6):  # 2.4 s of traffic against idle_timeout=1, send_pings=False
-                await ws.send(f"beat {i}")
-                assert await recv(ws) == f"beat {i}"
-                await asyncio.sleep(0.4)
-
-    run(scenario())
+async def test_messages_keep_a_socket_open_past_idle_timeout(server: Server) -> None:
+    async with await connect(server, "t/lim/idle/", ping_interval=None) as ws:
+        for i in range(6):  # 2.4 s of traffic against idle_timeout=1, send_pings=False
+            await ws.send(f"beat {i}")
+            assert await recv(ws) == f"beat {i}"
+            await asyncio.sleep(0.4)
 
 
-def test_pongs_keep_a_silent_socket_open_when_send_pings(server: Server) -> None:
+async def test_pongs_keep_a_silent_socket_open_when_send_pings(server: Server) -> None:
     """The websockets client answers pings by itself: its pongs reset the idle clock."""
 
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/idle-ping/", ping_interval=None) as ws:
-            await asyncio.sleep(3)  # three idle_timeouts of silence from the application
-            await ws.send("still here")
-            assert await recv(ws) == "still here"
-
-    run(scenario())
+    async with await connect(server, "t/lim/idle-ping/", ping_interval=None) as ws:
+        await asyncio.sleep(3)  # three idle_timeouts of silence from the application
+        await ws.send("still here")
+        assert await recv(ws) == "still here"
 
 
-def test_unanswered_ping_is_followed_by_the_idle_close(server: Server) -> None:
-    async def scenario() -> None:
-        sock = await raw_connect(server, "t/lim/idle-ping/")
-        started = time.monotonic()
-        with sock:
-            reader = FrameReader(sock)
-            opcode, _ = await reader.frame(timeout=3)
-            pinged = time.monotonic() - started
-            assert opcode == PING
-            assert 0.4 <= pinged <= 1.0, f"pinged after {pinged:.2f} s, idle_timeout=1"
-            opcode, payload = await reader.frame(timeout=3)
-            assert opcode == CLOSE
-            assert struct.unpack("!H", payload[:2])[0] == 1001
-            assert payload[2:] == b"idle timeout"
-            assert time.monotonic() - started >= 0.9
-
-    run(scenario())
+async def test_unanswered_ping_is_followed_by_the_idle_close(server: Server) -> None:
+    sock = await raw_connect(server, "t/lim/idle-ping/")
+    started = time.monotonic()
+    with sock:
+        reader = FrameReader(sock)
+        opcode, _ = await reader.frame(timeout=3)
+        pinged = time.monotonic() - started
+        assert opcode == PING
+        assert 0.4 <= pinged <= 1.0, f"pinged after {pinged:.2f} s, idle_timeout=1"
+        opcode, payload = await reader.frame(timeout=3)
+        assert opcode == CLOSE
+        assert struct.unpack("!H", payload[:2])[0] == 1001
+        assert payload[2:] == b"idle timeout"
+        assert time.monotonic() - started >= 0.9
 
 
 # -- backpressure -----------------------------------------------------------------------------
@@ -166,22 +152,19 @@ async def flood_stalled_client(
     return sock, watch, report, peak - baseline
 
 
-def test_stalled_client_gets_minus_one_then_zero_and_server_memory_stays_bounded(
+async def test_stalled_client_gets_minus_one_then_zero_and_server_memory_stays_bounded(
     server: Server,
 ) -> None:
     """200 MiB sent to a client that stops reading: send returns -1 once the buffer is full,
     then 0 past backpressure_limit (1 MiB); RSS grows by a few MiB, not 200. When the client
     reads again, drain fires, everything accepted arrives, then what drain sent."""
 
-    async def scenario() -> None:
-        sock, watch, report, growth = await flood_stalled_client(
-            server, "t/lim/flood/", total=200 * MiB
-        )
-        async with watch:
-            with sock:
-                await check_stall_and_drain(sock, watch, report, growth)
-
-    run(scenario())
+    sock, watch, report, growth = await flood_stalled_client(
+        server, "t/lim/flood/", total=200 * MiB
+    )
+    async with watch:
+        with sock:
+            await check_stall_and_drain(sock, watch, report, growth)
 
 
 async def check_stall_and_drain(
@@ -211,59 +194,50 @@ async def check_stall_and_drain(
     assert drained["after"] == len("after-drain")
 
 
-def test_backpressure_limit_zero_queues_everything(server: Server) -> None:
+async def test_backpressure_limit_zero_queues_everything(server: Server) -> None:
     """The control for the test above: with no limit the same flood grows the server's memory,
     so the RSS measurement there can fail."""
 
-    async def scenario() -> None:
-        sock, watch, report, growth = await flood_stalled_client(
-            server, "t/lim/flood-unbounded/", total=48 * MiB
-        )
-        async with watch:
-            sock.close()
-            assert report["runs"][-1][0] == -1, report["runs"]  # never dropped
-            assert report["accepted"] == 48 * MiB
-            assert growth > 24 * MiB, f"server RSS grew by only {growth / MiB:.1f} MiB"
-
-    run(scenario())
+    sock, watch, report, growth = await flood_stalled_client(
+        server, "t/lim/flood-unbounded/", total=48 * MiB
+    )
+    async with watch:
+        sock.close()
+        assert report["runs"][-1][0] == -1, report["runs"]  # never dropped
+        assert report["accepted"] == 48 * MiB
+        assert growth > 24 * MiB, f"server RSS grew by only {growth / MiB:.1f} MiB"
 
 
-def test_close_on_backpressure_limit_drops_the_connection(server: Server) -> None:
-    async def scenario() -> None:
-        sock, watch, report, growth = await flood_stalled_client(
-            server, "t/lim/flood-close/", total=200 * MiB
-        )
-        async with watch:
-            with sock:
-                assert report["runs"][-1] == [0, 1], report["runs"]  # the send over the limit
-                closed = await next_event(watch, "close", "t-lim-flood-close")
-                assert (closed["code"], closed["reason"]) == (1006, "backpressure limit exceeded")
-                assert growth < 8 * MiB
-                reader = FrameReader(sock)
-                with pytest.raises(ConnectionError):
-                    for _ in range(10_000):
-                        await reader.frame()
-
-    run(scenario())
+async def test_close_on_backpressure_limit_drops_the_connection(server: Server) -> None:
+    sock, watch, report, growth = await flood_stalled_client(
+        server, "t/lim/flood-close/", total=200 * MiB
+    )
+    async with watch:
+        with sock:
+            assert report["runs"][-1] == [0, 1], report["runs"]  # the send over the limit
+            closed = await next_event(watch, "close", "t-lim-flood-close")
+            assert (closed["code"], closed["reason"]) == (1006, "backpressure limit exceeded")
+            assert growth < 8 * MiB
+            reader = FrameReader(sock)
+            with pytest.raises(ConnectionError):
+                for _ in range(10_000):
+                    await reader.frame()
 
 
 # -- cork -----------------------------------------------------------------------------------
 
 
-def test_sends_of_one_handler_call_leave_in_one_write_corked_or_not(server: Server) -> None:
+async def test_sends_of_one_handler_call_leave_in_one_write_corked_or_not(server: Server) -> None:
     """``ws.cork`` batches explicitly; bunws also corks every loop iteration, as uWS does."""
 
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/cork/") as ws:
-            for kind, writes in (("cork", 1), ("nocork", 1)):
-                await ws.send(f"{kind} 50")
-                assert [await recv(ws) for _ in range(50)] == [f"m{i}" for i in range(50)]
-                summary = json.loads(await recv(ws))
-                assert summary["writes"] == writes, (kind, summary)
-                assert summary["result"] == "done"
-                assert summary["codes"] == [len(f"m{i}") for i in range(50)]
-
-    run(scenario())
+    async with await connect(server, "t/lim/cork/") as ws:
+        for kind, writes in (("cork", 1), ("nocork", 1)):
+            await ws.send(f"{kind} 50")
+            assert [await recv(ws) for _ in range(50)] == [f"m{i}" for i in range(50)]
+            summary = json.loads(await recv(ws))
+            assert summary["writes"] == writes, (kind, summary)
+            assert summary["result"] == "done"
+            assert summary["codes"] == [len(f"m{i}") for i in range(50)]
 
 
 # -- BUNWS per-client limits, on a daphne with its own settings and a larger message size -------
@@ -285,59 +259,50 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-def test_raised_daphne_limit_lets_max_payload_length_decide(limited: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(limited, "t/lim/default/", max_size=None) as ws:
-            await ws.send(b"x" * (2 * MiB))  # over daphne's default, under bunws's 16 MiB
-            assert await recv(ws) == f"len={2 * MiB}"
-            await ws.send(b"x" * (16 * MiB + 1))
-            code, reason = await closed_with(ws)
-        assert (code, reason) == (1009, f"message of {16 * MiB + 1} bytes exceeds {16 * MiB}")
-
-    run(scenario())
+async def test_raised_daphne_limit_lets_max_payload_length_decide(limited: Server) -> None:
+    async with await connect(limited, "t/lim/default/", max_size=None) as ws:
+        await ws.send(b"x" * (2 * MiB))  # over daphne's default, under bunws's 16 MiB
+        assert await recv(ws) == f"len={2 * MiB}"
+        await ws.send(b"x" * (16 * MiB + 1))
+        code, reason = await closed_with(ws)
+    assert (code, reason) == (1009, f"message of {16 * MiB + 1} bytes exceeds {16 * MiB}")
 
 
-def test_more_messages_per_second_than_allowed_closes_with_1008(limited: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(limited, "t/echo/") as ws:
-            for i in range(40):  # under the limit of 50 per second
-                await ws.send(f"m{i}")
-            assert [await recv(ws) for _ in range(40)] == [f"m{i}" for i in range(40)]
-            await asyncio.sleep(1.05)  # a new one-second window
-            for i in range(80):
-                await ws.send(f"n{i}")
-            echoed = 0
-            with contextlib.suppress(ConnectionClosed):
-                while True:
-                    await asyncio.wait_for(ws.recv(), TIMEOUT)
-                    echoed += 1
-            assert (ws.close_code, ws.close_reason) == (1008, "too many messages per second")
-            assert echoed == 50
-        assert "more than 50 messages in one second" in limited.log()
-
-    run(scenario())
+async def test_more_messages_per_second_than_allowed_closes_with_1008(limited: Server) -> None:
+    async with await connect(limited, "t/echo/") as ws:
+        for i in range(40):  # under the limit of 50 per second
+            await ws.send(f"m{i}")
+        assert [await recv(ws) for _ in range(40)] == [f"m{i}" for i in range(40)]
+        await asyncio.sleep(1.05)  # a new one-second window
+        for i in range(80):
+            await ws.send(f"n{i}")
+        echoed = 0
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+                echoed += 1
+        assert (ws.close_code, ws.close_reason) == (1008, "too many messages per second")
+        assert echoed == 50
+    assert "more than 50 messages in one second" in limited.log()
 
 
-def test_sockets_per_client_address_are_capped(limited: Server) -> None:
-    async def scenario() -> None:
-        sockets = [await connect(limited, "t/echo/") for _ in range(4)]
-        with pytest.raises(InvalidStatus) as refused:
-            await connect(limited, "t/echo/")
-        assert refused.value.response.status_code == 403
-        assert "MAX_SOCKETS_PER_CLIENT" in limited.log()
-        await sockets.pop().close()
-        deadline = time.monotonic() + TIMEOUT
-        while True:  # the server frees the slot once it has processed the close
-            try:
-                fifth = await connect(limited, "t/echo/")
-                break
-            except InvalidStatus:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
-        await fifth.send("ok")
-        assert await recv(fifth) == "ok"
-        for ws in [*sockets, fifth]:
-            await ws.close()
-
-    run(scenario())
+async def test_sockets_per_client_address_are_capped(limited: Server) -> None:
+    sockets = [await connect(limited, "t/echo/") for _ in range(4)]
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(limited, "t/echo/")
+    assert refused.value.response.status_code == 403
+    assert "MAX_SOCKETS_PER_CLIENT" in limited.log()
+    await sockets.pop().close()
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # the server frees the slot once it has processed the close
+        try:
+            fifth = await connect(limited, "t/echo/")
+            break
+        except InvalidStatus:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+    await fifth.send("ok")
+    assert await recv(fifth) == "ok"
+    for ws in [*sockets, fifth]:
+        await ws.close()

@@ -103,13 +103,3 @@ def test_probe_send_prints_the_reply_not_the_greeting_sent_on_open(server: Serve
     assert "Received text 'echo: ping-1'" in said
     assert f"Received text {GREETING!r}" not in said
     assert GREETING in said  # shown, as what arrived before the send
-
-
-def test_route_verdict_names_slips_and_routes_mounted_under_a_prefix() -> None:
-    from bunws.management.probe_project import route_verdict
-
-    assert route_verdict("/t/echo/") == "/t/echo/ is endpoint 't-echo' (route 't/echo/')"
-    assert "did you mean /t/echo/ (endpoint 't-echo')?" in route_verdict("/t//echo/")
-    assert "did you mean /t/echo (endpoint" not in route_verdict("/t/echo")
-    assert "if the routes are mounted under 'ws/'" in route_verdict("/ws/t/echo/")
-    assert "the declared routes are 'echo/', 'chat/<str:room>/'" in route_verdict("/nowhere/")

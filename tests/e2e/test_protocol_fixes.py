@@ -10,7 +10,7 @@ import socket
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.clients import TIMEOUT, connect, recv, run
+from tests.support.clients import TIMEOUT, connect, recv
 from tests.support.frames import (
     BINARY,
     CLOSE,
@@ -22,6 +22,8 @@ from tests.support.frames import (
     raw_connect,
 )
 from tests.support.servers import Server
+
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 MiB = 1024 * 1024
 #: Well under TIMEOUT: a close that waits for the rest of the message never comes in time.
@@ -60,7 +62,7 @@ async def send_then_close_frame(server: Server, path: str, *frames: bytes) -> tu
     ],
     ids=["bad-second-fragment", "bad-first-fragment", "broken-split-code-point"],
 )
-def test_invalid_utf8_in_a_fragmented_text_message_closes_with_1007_before_it_ends(
+async def test_invalid_utf8_in_a_fragmented_text_message_closes_with_1007_before_it_ends(
     server: Server, fragments: list[bytes]
 ) -> None:
     """RFC 6455 8.1: the connection fails as soon as the bad bytes arrive, not at the final
@@ -70,81 +72,68 @@ def test_invalid_utf8_in_a_fragmented_text_message_closes_with_1007_before_it_en
         for i, fragment in enumerate(fragments)
     ]
 
-    async def scenario() -> None:
-        code, reason = await send_then_close_frame(server, "t/echo/", *frames)
-        assert code == 1007, reason
-        assert "UTF-8" in reason
-
-    run(scenario())
+    code, reason = await send_then_close_frame(server, "t/echo/", *frames)
+    assert code == 1007, reason
+    assert "UTF-8" in reason
 
 
-def test_a_message_ending_inside_a_code_point_after_fragments_closes_with_1007(
+async def test_a_message_ending_inside_a_code_point_after_fragments_closes_with_1007(
     server: Server,
 ) -> None:
     frames = [client_frame(TEXT, b"cut ", fin=False), client_frame(CONTINUATION, b"short \xe2\x82")]
 
-    async def scenario() -> None:
-        code, _ = await send_then_close_frame(server, "t/echo/", *frames)
-        assert code == 1007
-
-    run(scenario())
+    code, _ = await send_then_close_frame(server, "t/echo/", *frames)
+    assert code == 1007
 
 
-def test_fragmented_text_and_binary_after_a_fragmented_text_are_delivered_whole(
+async def test_fragmented_text_and_binary_after_a_fragmented_text_are_delivered_whole(
     server: Server,
 ) -> None:
     """Validation switched on for one fragmented message does not leak into the next ones."""
     euro = "€".encode()
 
-    async def scenario() -> None:
-        sock = await raw_connect(server, "t/echo/")
-        try:
-            send = asyncio.get_running_loop().sock_sendall
-            reader = FrameReader(sock)
-            await send(sock, client_frame(TEXT, b"a" + euro[:1], fin=False))
-            await send(sock, client_frame(CONTINUATION, euro[1:2], fin=False))
-            await send(sock, client_frame(CONTINUATION, euro[2:]))
-            assert await reader.frame() == (TEXT, "a€".encode())
-            await send(sock, client_frame(BINARY, b"\xff\xfe", fin=False))
-            await send(sock, client_frame(CONTINUATION, b"\xc3"))
-            assert await reader.frame() == (BINARY, b"\xff\xfe\xc3")
-            await send(sock, client_frame(TEXT, "single €".encode()))
-            assert await reader.frame() == (TEXT, "single €".encode())
-        finally:
-            sock.close()
-
-    run(scenario())
+    sock = await raw_connect(server, "t/echo/")
+    try:
+        send = asyncio.get_running_loop().sock_sendall
+        reader = FrameReader(sock)
+        await send(sock, client_frame(TEXT, b"a" + euro[:1], fin=False))
+        await send(sock, client_frame(CONTINUATION, euro[1:2], fin=False))
+        await send(sock, client_frame(CONTINUATION, euro[2:]))
+        assert await reader.frame() == (TEXT, "a€".encode())
+        await send(sock, client_frame(BINARY, b"\xff\xfe", fin=False))
+        await send(sock, client_frame(CONTINUATION, b"\xc3"))
+        assert await reader.frame() == (BINARY, b"\xff\xfe\xc3")
+        await send(sock, client_frame(TEXT, "single €".encode()))
+        assert await reader.frame() == (TEXT, "single €".encode())
+    finally:
+        sock.close()
 
 
 # -- item 6: the endpoint's max_payload_length is the limit on daphne ------------------------
-# (a 2 MiB message to a default endpoint: tests/test_limits_e2e.py)
+# (a 2 MiB message to a default endpoint: tests/e2e/test_limits_e2e.py)
 
 
-def test_a_message_over_the_endpoint_limit_gets_1009_with_a_reason(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/proto/2mib/", max_size=None) as ws:
-            await ws.send(b"x" * (2 * MiB))  # exactly the limit passes
-            assert await recv(ws) == f"len={2 * MiB}"
-            await ws.send(b"x" * (2 * MiB + 1))
-            code, reason = await closed_with(ws)
-        assert (code, reason) == (1009, f"message of {2 * MiB + 1} bytes exceeds {2 * MiB}")
-
-    run(scenario())
+async def test_a_message_over_the_endpoint_limit_gets_1009_with_a_reason(server: Server) -> None:
+    async with await connect(server, "t/proto/2mib/", max_size=None) as ws:
+        await ws.send(b"x" * (2 * MiB))  # exactly the limit passes
+        assert await recv(ws) == f"len={2 * MiB}"
+        await ws.send(b"x" * (2 * MiB + 1))
+        code, reason = await closed_with(ws)
+    assert (code, reason) == (1009, f"message of {2 * MiB + 1} bytes exceeds {2 * MiB}")
 
 
-def test_an_oversize_frame_gets_1009_from_its_header_before_its_payload(server: Server) -> None:
+async def test_an_oversize_frame_gets_1009_from_its_header_before_its_payload(
+    server: Server,
+) -> None:
     """The limit is checked when a frame announces its length: a client is not read to the end
     of a message that is already too big."""
     header_only = client_frame(BINARY, b"abc", length=4096)  # 4093 announced bytes never come
 
-    async def scenario() -> None:
-        code, reason = await send_then_close_frame(server, "t/lim/small/", header_only)
-        assert (code, reason) == (1009, "message of 4096 bytes exceeds 1024")
-
-    run(scenario())
+    code, reason = await send_then_close_frame(server, "t/lim/small/", header_only)
+    assert (code, reason) == (1009, "message of 4096 bytes exceeds 1024")
 
 
-def test_fragments_adding_up_past_the_limit_get_1009_at_the_fragment_that_crosses_it(
+async def test_fragments_adding_up_past_the_limit_get_1009_at_the_fragment_that_crosses_it(
     server: Server,
 ) -> None:
     frames = [
@@ -152,37 +141,28 @@ def test_fragments_adding_up_past_the_limit_get_1009_at_the_fragment_that_crosse
         client_frame(CONTINUATION, b"b" * 10, fin=False, length=100),  # 1100 > 1024
     ]
 
-    async def scenario() -> None:
-        code, reason = await send_then_close_frame(server, "t/lim/small/", *frames)
-        assert (code, reason) == (1009, "message of at least 1100 bytes exceeds 1024")
-
-    run(scenario())
+    code, reason = await send_then_close_frame(server, "t/lim/small/", *frames)
+    assert (code, reason) == (1009, "message of at least 1100 bytes exceeds 1024")
 
 
 # -- item 7 (daphne): repeated upgrade headers all reach the client --------------------------
 
 
-def test_repeated_upgrade_headers_each_reach_the_client(server: Server) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/proto/cookies/") as ws:
-            assert ws.response is not None
-            assert ws.response.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
-            await ws.send("x")
-            assert await recv(ws) == "len=1"
-
-    run(scenario())
+async def test_repeated_upgrade_headers_each_reach_the_client(server: Server) -> None:
+    async with await connect(server, "t/proto/cookies/") as ws:
+        assert ws.response is not None
+        assert ws.response.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+        await ws.send("x")
+        assert await recv(ws) == "len=1"
 
 
-def test_the_client_close_reply_after_1009_ends_the_connection(server: Server) -> None:
+async def test_the_client_close_reply_after_1009_ends_the_connection(server: Server) -> None:
     """What a client observes after an oversize message: a 1009 close frame, then a clean
     closing handshake (the connection ends without waiting for a timeout)."""
 
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/small/") as ws:
-            await ws.send(b"y" * 5000)
-            with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), TIMEOUT)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-            assert closed.value.sent is not None  # the client replied: a clean close
-
-    run(scenario())
+    async with await connect(server, "t/lim/small/") as ws:
+        await ws.send(b"y" * 5000)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        assert closed.value.sent is not None  # the client replied: a clean close

@@ -10,19 +10,18 @@ from pathlib import Path
 
 import websockets
 
-from tests.support.clients import connect, recv, run
+from tests.support.clients import connect, recv
 from tests.support.servers import daphne_server
 
 SOCKETS = 5
 
 
-def test_sigterm_closes_every_socket_with_1001_and_runs_every_close_handler(
+async def test_sigterm_closes_every_socket_with_1001_and_runs_every_close_handler(
     tmp_path: Path,
 ) -> None:
     close_log = tmp_path / "closes.jsonl"
     with daphne_server(tmp_path, BUNWS_TEST_CLOSE_LOG=str(close_log)) as server:
-
-        async def scenario() -> list[int | None]:
+        async with asyncio.timeout(30):
             clients = [await connect(server, f"r/life/down{i}/") for i in range(SOCKETS)]
             for ws in clients:  # every socket is fully open and served
                 await ws.send("ping")
@@ -37,9 +36,6 @@ def test_sigterm_closes_every_socket_with_1001_and_runs_every_close_handler(
                 except websockets.ConnectionClosed as closed:
                     codes.append(closed.rcvd.code if closed.rcvd else None)
             assert time.monotonic() - started < 10
-            return codes
-
-        codes = run(scenario())
         exit_code = server.process.wait(15)
         log = server.log()
     assert codes == [1001] * SOCKETS, log

@@ -17,9 +17,12 @@ from tests.support.servers import daphne_server
 CYCLES = 2500
 
 
-def test_soak_cycles_leave_no_socket_subscription_task_or_thread_behind(tmp_path: Path) -> None:
+async def test_soak_cycles_leave_no_socket_subscription_task_or_thread_behind(
+    tmp_path: Path,
+) -> None:
     with daphne_server(tmp_path) as server:
-        result = asyncio.run(asyncio.wait_for(soak(server, CYCLES, time_limit=60), 90))
+        async with asyncio.timeout(90):
+            result = await soak(server, CYCLES, time_limit=60)
     before, after = result["before"], result["after"]
     assert result["cycles"] == CYCLES
     assert after["closes"] == CYCLES  # every close handler ran, once

@@ -206,8 +206,12 @@ def orm_fetch(request: HttpRequest, server: Endpoint) -> HttpResponse | None:
 
 
 bunws.serve("t/ormfetch/", fetch=orm_fetch, websocket={"message": echo_message}, name="t-ormfetch")
+from tests.e2eapp import answers_sockets as answers_sockets  # noqa: E402
+from tests.e2eapp import control_sockets as control_sockets  # noqa: E402
+from tests.e2eapp import deflate_sockets as deflate_sockets  # noqa: E402
 from tests.e2eapp import failures_sockets as failures_sockets  # noqa: E402
 from tests.e2eapp import handlers_sockets as handlers_sockets  # noqa: E402
+from tests.e2eapp import presence_sockets as presence_sockets  # noqa: E402
 from tests.e2eapp import probe_sockets as probe_sockets  # noqa: E402
 from tests.e2eapp import protocol_sockets as protocol_sockets  # noqa: E402
 from tests.e2eapp import security_sockets as security_sockets  # noqa: E402

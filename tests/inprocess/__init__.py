@@ -1,1 +1,2 @@
-"""Tests in one process: Channels' communicator, Django's test client, the database."""
+"""Tests of Django in this process: Channels' communicator, Django's test client, management
+commands, settings and system checks, the test database."""

@@ -1,10 +1,12 @@
-"""An endpoint driven in-process through Channels' ``WebsocketCommunicator``: the server-neutral
-``AsgiTransport`` path (no daphne), with Channels' URLRouter as on a real server."""
+"""An endpoint driven in process, without daphne: through Channels' ``WebsocketCommunicator`` (the
+server-neutral ``AsgiTransport`` path, with Channels' URLRouter as on a real server) and through
+``bunws.testing``'s client."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,10 +15,14 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 from django.urls import path
 
+from bunws.asgi import app as endpoint_app
 from bunws.asgi.app import EndpointApp
 from bunws.asgi.transport import AsgiTransport
 from bunws.core.socket import ServerWebSocket
 from bunws.endpoint import Endpoint
+from bunws.testing import AsyncSocketClient
+
+pytestmark = pytest.mark.timeout(15, func_only=True)
 
 Events = list[tuple[str, Any]]
 
@@ -43,49 +49,45 @@ def endpoint(events: Events, **options: Any) -> Endpoint:
     return Endpoint("c/", websocket={**handlers, **options}, name="communicator")
 
 
-def run_with(ep: Endpoint, scenario: Callable[[WebsocketCommunicator], Awaitable[None]]) -> None:
-    async def main() -> None:
-        application = URLRouter([path(ep.route, EndpointApp(ep))])  # type: ignore[arg-type]
-        communicator = WebsocketCommunicator(application, "/c/")
-        communicator.scope["client"] = ["10.0.0.1", 5000]
-        try:
-            await scenario(communicator)
-        finally:
-            await communicator.wait(2)
+@contextlib.asynccontextmanager
+async def communicating(ep: Endpoint) -> AsyncIterator[WebsocketCommunicator]:
+    """A communicator to ``ep`` from client 10.0.0.1, routed by Channels' URLRouter; at the end,
+    waits for the endpoint's app to finish."""
+    application = URLRouter([path(ep.route, EndpointApp(ep))])  # type: ignore[arg-type]
+    communicator = WebsocketCommunicator(application, "/c/")
+    communicator.scope["client"] = ["10.0.0.1", 5000]
+    try:
+        yield communicator
+    finally:
+        await communicator.wait(2)
 
-    asyncio.run(asyncio.wait_for(main(), 15))
 
-
-def test_echo_keeps_type_and_client_code_reaches_close() -> None:
+async def test_echo_keeps_type_and_client_code_reaches_close() -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events)) as c:
         assert await c.connect(2) == (True, None)
         await c.send_to(text_data="héllo")
         assert await c.receive_from(2) == "héllo"
         await c.send_to(bytes_data=b"\x00\x01")
         assert await c.receive_output(2) == {"type": "websocket.send", "bytes": b"\x00\x01"}
         await c.disconnect(4000)
-
-    run_with(endpoint(events), scenario)
     assert events == [("close", (4000, ""))]
 
 
-def test_disconnect_without_a_code_gives_1005() -> None:
+async def test_disconnect_without_a_code_gives_1005() -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events)) as c:
         await c.connect(2)
         await c.send_input({"type": "websocket.disconnect"})  # no "code" key at all
-
-    run_with(endpoint(events), scenario)
     assert events == [("close", (1005, ""))]
 
 
-def test_server_close_sends_code_and_reason_through_asgi() -> None:
+async def test_server_close_sends_code_and_reason_through_asgi() -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events)) as c:
         await c.connect(2)
         await c.send_to(text_data="close-me")
         assert await c.receive_output(2) == {
@@ -94,29 +96,25 @@ def test_server_close_sends_code_and_reason_through_asgi() -> None:
             "reason": "bye",
         }
         await c.disconnect(4001)
-
-    run_with(endpoint(events), scenario)
     assert events == [("close", (4001, "bye"))]
 
 
-def test_oversize_message_closes_with_1009() -> None:
+async def test_oversize_message_closes_with_1009() -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events, max_payload_length=10)) as c:
         await c.connect(2)
         await c.send_to(bytes_data=b"x" * 11)
         output = await c.receive_output(2)
         assert (output["type"], output["code"]) == ("websocket.close", 1009)
         await c.disconnect(1009)
-
-    run_with(endpoint(events, max_payload_length=10), scenario)
     assert events == [("close", (1009, "message of 11 bytes exceeds 10"))]
 
 
-def test_idle_socket_is_closed_by_the_sweeper_with_1001() -> None:
+async def test_idle_socket_is_closed_by_the_sweeper_with_1001() -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events, idle_timeout=1)) as c:
         await c.connect(2)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -124,34 +122,32 @@ def test_idle_socket_is_closed_by_the_sweeper_with_1001() -> None:
         assert output == {"type": "websocket.close", "code": 1001, "reason": "idle timeout"}
         assert 0.9 <= loop.time() - started <= 1.6
         await c.disconnect(1001)
-
-    run_with(endpoint(events, idle_timeout=1), scenario)
     assert events == [("close", (1001, "idle timeout"))]
 
 
-def test_asgi_transport_reports_backpressure_and_drains() -> None:
+async def test_asgi_transport_reports_backpressure_and_drains() -> None:
     """Without daphne, bunws counts its own queue: past 64 KiB unsent, send returns -1,
     past backpressure_limit 0; drain runs once the writer task emptied the queue."""
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events, backpressure_limit=150_000)) as c:
         await c.connect(2)
         await c.send_to(text_data="burst 8")
         for _ in range(4):  # 40,000, then three queued behind backpressure (limit 150,000)
             assert len((await c.receive_output(2))["bytes"]) == 40_000
         assert await c.receive_nothing(0.1)
         await c.disconnect()
-
-    run_with(endpoint(events, backpressure_limit=150_000), scenario)
     assert events[0] == ("codes", [40_000, -1, -1, -1, 0, 0, 0, 0])
     assert events[1] == ("drain", 0)
 
 
 @override_settings(BUNWS={"MAX_MESSAGES_PER_SECOND": 5})
-def test_message_rate_over_the_setting_closes_with_1008(caplog: pytest.LogCaptureFixture) -> None:
+async def test_message_rate_over_the_setting_closes_with_1008(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     events: Events = []
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(endpoint(events)) as c:
         await c.connect(2)
         for i in range(6):
             await c.send_to(text_data=f"m{i}")
@@ -159,38 +155,33 @@ def test_message_rate_over_the_setting_closes_with_1008(caplog: pytest.LogCaptur
         output = await c.receive_output(2)
         assert (output["code"], output["reason"]) == (1008, "too many messages per second")
         await c.disconnect(1008)
-
-    run_with(endpoint(events), scenario)
     assert "more than 5 messages in one second" in caplog.text
     assert "10.0.0.1" in caplog.text
 
 
 @override_settings(BUNWS={"MAX_SOCKETS_PER_CLIENT": 1})
-def test_second_socket_from_one_address_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+async def test_second_socket_from_one_address_is_refused(caplog: pytest.LogCaptureFixture) -> None:
     events: Events = []
     ep = endpoint(events)
 
-    async def main() -> None:
-        application = URLRouter([path(ep.route, EndpointApp(ep))])  # type: ignore[arg-type]
-        first, second, other = (WebsocketCommunicator(application, "/c/") for _ in range(3))
-        first.scope["client"] = second.scope["client"] = ["10.0.0.2", 1]
-        other.scope["client"] = ["10.0.0.3", 1]
-        assert (await first.connect(2))[0] is True
-        assert await second.connect(2) == (False, 1008)  # refused before the handshake
-        assert (await other.connect(2))[0] is True
-        await first.disconnect()
-        await other.disconnect()
-        await second.wait(2)
-        again = WebsocketCommunicator(application, "/c/")
-        again.scope["client"] = ["10.0.0.2", 2]
-        assert (await again.connect(2))[0] is True  # the slot was released
-        await again.disconnect()
-
-    asyncio.run(asyncio.wait_for(main(), 15))
+    application = URLRouter([path(ep.route, EndpointApp(ep))])  # type: ignore[arg-type]
+    first, second, other = (WebsocketCommunicator(application, "/c/") for _ in range(3))
+    first.scope["client"] = second.scope["client"] = ["10.0.0.2", 1]
+    other.scope["client"] = ["10.0.0.3", 1]
+    assert (await first.connect(2))[0] is True
+    assert await second.connect(2) == (False, 1008)  # refused before the handshake
+    assert (await other.connect(2))[0] is True
+    await first.disconnect()
+    await other.disconnect()
+    await second.wait(2)
+    again = WebsocketCommunicator(application, "/c/")
+    again.scope["client"] = ["10.0.0.2", 2]
+    assert (await again.connect(2))[0] is True  # the slot was released
+    await again.disconnect()
     assert "MAX_SOCKETS_PER_CLIENT" in caplog.text and "10.0.0.2" in caplog.text
 
 
-def test_asgi_transport_is_used_off_daphne() -> None:
+async def test_asgi_transport_is_used_off_daphne() -> None:
     seen: list[type] = []
 
     async def message(ws: ServerWebSocket, message: str | bytes) -> None:
@@ -199,32 +190,78 @@ def test_asgi_transport_is_used_off_daphne() -> None:
 
     ep = Endpoint("c/", websocket={"message": message}, name="communicator-kind")
 
-    async def scenario(c: WebsocketCommunicator) -> None:
+    async with communicating(ep) as c:
         await c.connect(2)
         await c.send_to(text_data="which")
         assert await c.receive_from(2) == "ok"
         await c.disconnect()
-
-    run_with(ep, scenario)
     assert seen == [AsgiTransport]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_endpoint_enforces_its_own_allowed_origins_without_origin_check() -> None:
+async def test_endpoint_enforces_its_own_allowed_origins_without_origin_check() -> None:
     """The endpoint's list is checked by the endpoint itself, however it is routed or wrapped."""
     events: Events = []
     ep = endpoint(events)
     ep.allowed_origins = ("https://good.example",)  # as bunws.serve(..., allowed_origins=...)
 
-    async def main() -> None:
-        application = URLRouter([path("prefix/", URLRouter([path(ep.route, EndpointApp(ep))]))])  # type: ignore[arg-type]
-        for origin, accepted in ((b"http://evil.example", False), (b"https://good.example", True)):
-            communicator = WebsocketCommunicator(application, "/prefix/c/", [(b"origin", origin)])
-            communicator.scope["client"] = ["10.0.0.1", 5000]
-            connected, _ = await communicator.connect(2)
-            assert connected is accepted, origin
-            if connected:
-                await communicator.disconnect()
-            await communicator.wait(2)
+    application = URLRouter([path("prefix/", URLRouter([path(ep.route, EndpointApp(ep))]))])  # type: ignore[arg-type]
+    for origin, accepted in ((b"http://evil.example", False), (b"https://good.example", True)):
+        communicator = WebsocketCommunicator(application, "/prefix/c/", [(b"origin", origin)])
+        communicator.scope["client"] = ["10.0.0.1", 5000]
+        connected, _ = await communicator.connect(2)
+        assert connected is accepted, origin
+        if connected:
+            await communicator.disconnect()
+        await communicator.wait(2)
 
-    asyncio.run(asyncio.wait_for(main(), 15))
+
+async def test_empty_messages_cross_the_asgi_transport_in_process() -> None:
+    """Off daphne (``bunws.testing``, any ASGI server) the ASGI ``websocket.send`` carries them
+    (issue 10, item 4). The test has its own loop, closed afterwards: the sync client's shared
+    loop would stay bound as this process's socket loop and change where later tests' publishes
+    go."""
+    async with AsyncSocketClient("t/echo/") as ws:
+        await ws.send("")
+        assert await ws.receive(timeout=5) == ""
+        await ws.send(b"")
+        assert await ws.receive(timeout=5) == b""
+
+
+class CountingTransport(AsgiTransport):
+    """An ``AsgiTransport`` that counts its ``aclose`` calls and reports itself for the app."""
+
+    acloses = 0
+
+    async def aclose(self) -> None:
+        type(self).acloses += 1
+        await super().aclose()
+
+
+@pytest.mark.timeout(10, func_only=True)
+async def test_the_endpoint_app_acloses_whatever_transport_it_got(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not only ``AsgiTransport``: the app calls ``aclose()`` on every transport, and registers
+    each socket with its transport in ``Endpoint.sockets`` while it is open."""
+    seen: list[Any] = []
+
+    async def message(ws: ServerWebSocket, data: str | bytes) -> None:
+        seen.extend(ws.endpoint.sockets.values())
+        ws.send("ok")
+
+    ep = Endpoint("iface/", websocket={"message": message}, name="transport-interface")
+    monkeypatch.setattr(
+        endpoint_app, "daphne_transport", lambda scope, send, *_: CountingTransport(send)
+    )
+
+    application = URLRouter([path(ep.route, endpoint_app.EndpointApp(ep))])  # type: ignore[arg-type]
+    communicator = WebsocketCommunicator(application, "/iface/")
+    assert (await communicator.connect(2))[0] is True
+    await communicator.send_to(text_data="which")
+    assert await communicator.receive_from(2) == "ok"
+    await communicator.disconnect()
+    await communicator.wait(2)
+    assert [type(t) for t in seen] == [CountingTransport]
+    assert CountingTransport.acloses == 1
+    assert not ep.sockets

@@ -195,6 +195,8 @@ def test_missing_table_is_logged_not_raised(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_async_recording_writes_the_row() -> None:
+    # Sync on purpose: async_to_sync runs the write (sync_to_async, thread-sensitive) back in
+    # this thread, inside the test's transaction; an async test would write from another thread.
     async_to_sync(arecord_failed_upgrade)(
         reason=d.FETCH_DECLINED, path="/ws/x/", client=("192.0.2.1", 4000)
     )

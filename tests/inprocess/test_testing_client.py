@@ -133,10 +133,14 @@ def test_async_client_in_a_pytest_test_logs_a_user_in() -> None:
         with observe("pytest-room") as published:
             async with AsyncSocketClient("chat/pytest-room/", user=user) as ws:
                 assert await published.anext() == "* carol joined"
+                # The demo chat greets each socket with who is in the room.
+                assert "carol" in (await ws.receive_json())["presence_state"]
                 await ws.send("hello")
                 assert await published.anext() == "carol: hello"
                 await ws.assert_no_message(0.05)
 
+    # async_to_sync, not an async test: the session lookup then runs in this thread, where the
+    # user created above is visible (docs/testing.md, "Databases and threads").
     async_to_sync(scenario)()
 
 
@@ -150,6 +154,7 @@ class ChatInTestCase(TestCase):
 
     def test_logged_in_users_chat_under_their_names(self) -> None:
         with SocketClient("chat/tc/", user=self.alice) as alice:
+            self.assertIn("alice", alice.receive_json()["presence_state"])
             with SocketClient("chat/tc/", user=self.bob) as bob:
                 self.assertEqual(alice.receive(), "* bob joined")
                 bob.send("hi")

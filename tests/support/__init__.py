@@ -1,1 +1,2 @@
-"""What the tests share: servers, clients and fakes."""
+"""What the tests share (no test module imports another): servers, clients, raw frames, plain
+HTTP, commands, services, fakes."""

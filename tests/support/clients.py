@@ -43,8 +43,20 @@ async def expect_silence(ws: ClientConnection, wait: float = 0.3) -> None:
 
 
 def run(coro: Any) -> Any:
-    """Run a coroutine with an overall time limit."""
+    """Run a coroutine with an overall time limit, from a sync test (an ``async def`` test needs
+    none of this: pytest-asyncio runs it; ``pytest.mark.timeout`` bounds it)."""
     return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def refusal_status(server: Server, path: str, **kwargs: Any) -> int:
+    """The HTTP status with which the server refuses a handshake to ``path`` (fails if it
+    accepts)."""
+    try:
+        ws = await connect(server, path, **kwargs)
+    except websockets.InvalidStatus as refusal:
+        return int(refusal.response.status_code)
+    await ws.close()
+    raise AssertionError(f"the handshake to {path} was accepted")
 
 
 async def next_event(watch: ClientConnection, event: str, endpoint: str) -> dict[str, Any]:

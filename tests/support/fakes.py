@@ -27,7 +27,9 @@ class FakeTransport:
         self.flow: FlowControl | None = None
         self.pong: Callable[[], None] | None = None
 
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
+    async def accept(
+        self, headers: list[tuple[bytes, bytes]], subprotocol: str | None = None
+    ) -> None:
         """Nothing to do."""
 
     async def reject(self) -> None:

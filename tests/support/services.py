@@ -1,9 +1,15 @@
-"""The services every machine runs for the tests (Redis on 127.0.0.1:6379): check, or fail in CI."""
+"""The services every machine runs for the tests (Redis on 127.0.0.1:6379): check, or fail in CI;
+and what the cross-process tests need of Redis: a layer configuration, a private redis-server."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,3 +30,38 @@ def require_redis() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{message}, and CI is set: these tests must run in CI.")
     pytest.skip(f"{message}; start one to run the cross-process tests.")
+
+
+LAYERS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+
+
+def redis_env(layer: str, url: str = "redis://127.0.0.1:6379/0") -> dict[str, Any]:
+    """Settings for daphne processes sharing ``layer`` (a ``LAYERS`` key), with a key prefix of
+    their own."""
+    return {
+        "BUNWS_REDIS_URL": url,
+        "BUNWS_REDIS_LAYER": LAYERS[layer],
+        "BUNWS_REDIS_PREFIX": f"bunwstest-{uuid.uuid4().hex[:12]}",
+    }
+
+
+def start_redis(port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    """A private, non-persistent redis-server: a restart comes back empty, like a lost node."""
+    process = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not redis_reachable(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"redis-server on port {port} did not start within 10 s")
+        time.sleep(0.05)
+    return process

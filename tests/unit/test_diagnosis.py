@@ -1,4 +1,5 @@
-"""The sans-I/O diagnosis and redaction helpers, tested without a server or database."""
+"""The sans-I/O diagnosis and redaction helpers, tested without a server or database, and
+docs/diagnostics.md explaining every reason and check."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from bunws.core import diagnosis as d
 from bunws.core.diagnosis import Diagnosis, diagnose, diagnosis_for
 from bunws.core.redact import redact_headers, redact_query
+from tests.support.servers import ROOT
 
 KNOWN = {code for code, _ in d.REASONS}
 HANDSHAKE = {
@@ -204,3 +206,14 @@ def test_redacted_headers_never_hold_credentials_or_long_values(headers: dict[st
 @given(query=st.text(max_size=2000))
 def test_redact_query_is_always_bounded(query: str) -> None:
     assert len(redact_query(query)) <= 512
+
+
+def test_diagnostics_doc_explains_every_failure_reason_and_check() -> None:
+    from bunws.core.diagnosis import REASONS
+
+    text = (ROOT / "docs" / "diagnostics.md").read_text()
+    for code, _label in REASONS:
+        assert f"| `{code}` |" in text, code
+    checks = ("E001", "E002", "E003", "E004", "E006", "W001", "W002", "W003", "W004", "W005")
+    for check in checks:
+        assert f"`bunws.{check}`" in text, check

@@ -28,6 +28,7 @@ class IdleFake:
         self.last_received, self.pinged_at = last, -1.0
         self.closed: tuple[int, str] | None = None
         self.pings = 0
+        self.is_paused = False
 
     def ping(self, data: bytes = b"") -> int:
         self.pings += 1
@@ -81,25 +82,23 @@ def test_tick_is_at_most_a_second_and_a_quarter_timeout() -> None:
     assert tick_for(1) == 0.25
 
 
-def test_one_sweeper_timer_serves_every_socket_and_stops_when_none_is_left() -> None:
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        now = [0.0]
-        sweeper = IdleSweeper(loop, clock=lambda: now[0])
-        sockets = [IdleFake(timeout=1, pings=False) for _ in range(3)]
-        for ws in sockets:
-            sweeper.track(ws)
-        assert sweeper._handle is not None
-        sweeper.untrack(sockets[2])
-        now[0] = 1.0
-        await asyncio.sleep(0.3)  # one 0.25 s tick
-        assert [ws.closed for ws in sockets] == [(1001, "idle timeout")] * 2 + [None]
-        for ws in sockets:
-            sweeper.untrack(ws)
-        await asyncio.sleep(0.3)
-        assert sweeper._handle is None and len(sweeper) == 0
-
-    asyncio.run(asyncio.wait_for(scenario(), 5))
+@pytest.mark.timeout(5, func_only=True)
+async def test_one_sweeper_timer_serves_every_socket_and_stops_when_none_is_left() -> None:
+    loop = asyncio.get_running_loop()
+    now = [0.0]
+    sweeper = IdleSweeper(loop, clock=lambda: now[0])
+    sockets = [IdleFake(timeout=1, pings=False) for _ in range(3)]
+    for ws in sockets:
+        sweeper.track(ws)
+    assert sweeper._handle is not None
+    sweeper.untrack(sockets[2])
+    now[0] = 1.0
+    await asyncio.sleep(0.3)  # one 0.25 s tick
+    assert [ws.closed for ws in sockets] == [(1001, "idle timeout")] * 2 + [None]
+    for ws in sockets:
+        sweeper.untrack(ws)
+    await asyncio.sleep(0.3)
+    assert sweeper._handle is None and len(sweeper) == 0
 
 
 def test_client_sockets_caps_each_address_separately() -> None:
@@ -122,6 +121,7 @@ def test_rate_window_allows_the_limit_per_second() -> None:
 
 
 def test_per_loop_gives_one_instance_per_loop_and_forgets_closed_loops() -> None:
+    """Sync, with loops of its own: what it checks is what happens as loops come and go."""
     made: list[asyncio.AbstractEventLoop] = []
 
     def factory(loop: asyncio.AbstractEventLoop) -> list[asyncio.AbstractEventLoop]:
@@ -141,10 +141,12 @@ def test_per_loop_gives_one_instance_per_loop_and_forgets_closed_loops() -> None
         per_loop()  # outside a running loop there is no "this loop"
 
 
-def test_idle_sweeper_and_flusher_are_per_loop_singletons() -> None:
-    async def both() -> tuple[object, object, object, object]:
-        return idle_sweeper(), idle_sweeper(), flusher(), flusher()
-
-    sweeper, sweeper_again, found, found_again = asyncio.run(both())
+async def test_idle_sweeper_and_flusher_are_per_loop_singletons() -> None:
+    sweeper, sweeper_again, found, found_again = (
+        idle_sweeper(),
+        idle_sweeper(),
+        flusher(),
+        flusher(),
+    )
     assert isinstance(sweeper, IdleSweeper) and sweeper is sweeper_again
     assert isinstance(found, Flusher) and found is found_again

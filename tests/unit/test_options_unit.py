@@ -95,10 +95,9 @@ def test_camel_case_key_gets_the_snake_case_hint(camel: str, snake: str) -> None
 
 
 @pytest.mark.parametrize("key", ["ping", "pong"])
-def test_ping_and_pong_handlers_are_refused_with_the_reason(key: str) -> None:
-    text = unsupported({"message": message, key: lambda ws, data: None})
-    assert f"key {key!r} is not supported" in text
-    assert "ASGI never shows ping or pong frames" in text
+def test_ping_and_pong_handlers_are_accepted(key: str) -> None:
+    config = compile_mapping("chat", {"message": message, key: lambda ws, data: None})
+    assert config.handler_names() == ["message", key]
 
 
 def test_non_callable_handler_shows_the_expected_signature() -> None:
@@ -120,7 +119,7 @@ def test_non_callable_handler_shows_the_expected_signature() -> None:
 def test_more_required_parameters_than_bunws_passes_names_the_signature(
     key: str, handler: Any, signature: str
 ) -> None:
-    """Fewer are fine (``close(ws)``, as in JavaScript): see tests/unit/test_handlers_fixes.py."""
+    """Fewer are fine (``close(ws)``, as in JavaScript): tests/unit/test_handler_signatures.py."""
     text = fails({key: handler})
     assert f"handler {key!r}" in text and f"define it as `{signature}`" in text
 
@@ -168,11 +167,9 @@ def test_flag_options_must_be_booleans(key: str) -> None:
     assert f"option {key!r} must be True or False, got 1" in fails({"message": message, key: 1})
 
 
-def test_per_message_deflate_true_is_refused_and_false_accepted() -> None:
-    text = unsupported({"message": message, "per_message_deflate": True})
-    assert "endpoint 'chat'" in text
-    assert "daphne does not negotiate the permessage-deflate extension" in text
-    assert "set it to False" in text
+def test_per_message_deflate_true_and_false_are_accepted() -> None:
+    # Negotiated since issue 12 (tests/unit/test_deflate_unit.py has the values and errors).
+    assert compile_mapping("chat", {"message": message, "per_message_deflate": True}).deflate
     assert compile_mapping("chat", {"message": message, "per_message_deflate": False})
 
 

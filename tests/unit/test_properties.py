@@ -14,7 +14,7 @@ from bunws.core.close import CLOSED
 from bunws.core.frame import Frame
 from bunws.core.hub import Hub
 from bunws.core.options import HANDLER_PARAMS, OPTION_DEFAULTS, MappingError, compile_mapping
-from bunws.core.socket import ServerWebSocket
+from tests.support.fakes import make_socket
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -103,54 +103,12 @@ def test_valid_mapping_round_trips_into_its_config(mapping: dict[str, Any]) -> N
 # -- topics --------------------------------------------------------------------------------------
 
 
-class FakeTransport:
-    """Records what a socket writes; no I/O."""
-
-    full_fidelity = True
-
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-        self.closed: tuple[int, str] | None = None
-
-    async def accept(self, headers: list[tuple[bytes, bytes]]) -> None: ...
-
-    async def reject(self) -> None: ...
-
-    def write(self, frame: Frame) -> None:
-        self.frames.append(frame)
-
-    def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
-    def abort(self) -> None:
-        self.closed = (1006, "")
-
-    def write_many(self, frames: list[Frame]) -> None:
-        self.frames.extend(frames)
-
-    def ping(self, data: bytes = b"") -> bool:
-        return True
-
-    def on_pong(self, callback: Any) -> None: ...
-
-    def remote_close(self) -> tuple[int | None, str | None]:
-        return None, None
-
-    def set_flow_control(self, flow: Any) -> None: ...
-
-
-CONFIG = compile_mapping("prop", {"message": on_message})
 TOPICS = st.one_of(
     st.text(max_size=50),
     # 10 KB topics: a short random text repeated (hypothesis cannot draw 10,000 characters).
     st.text(min_size=1, max_size=8).map(lambda t: (t * (10_240 // len(t) + 1))[:10_240]),
     st.sampled_from(["", " ", "\x00", "a" * 10_240, "é" * 5000, "🙂" * 2600, "\ud800"]),
 )
-
-
-def make_socket(hub: Hub) -> tuple[ServerWebSocket, FakeTransport]:
-    transport = FakeTransport()
-    return ServerWebSocket(transport=transport, config=CONFIG, hub=hub), transport
 
 
 @FAST
@@ -168,7 +126,7 @@ def test_any_topic_subscribes_publishes_and_unsubscribes_cleanly(topics: list[st
     assert listener.subscriptions == topics
     for i, topic in enumerate(topics):
         assert hub.publish(topic, Frame(f"m{i}"), skip=other) == 1
-    assert [f.data for f in received.frames] == [f"m{i}" for i in range(len(topics))]
+    assert received.texts() == [f"m{i}" for i in range(len(topics))]
     listener.unsubscribe(topics[0])
     assert not listener.is_subscribed(topics[0]) and hub.count(topics[0]) == 1
     listener.close(1000, "")

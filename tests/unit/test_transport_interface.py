@@ -1,6 +1,7 @@
 """The ``Transport`` interface: every transport says whether its connection is over (``closed``)
 and is released with ``aclose()``, so the endpoint app and the shutdown never ask which server
-they run on."""
+they run on. (That the endpoint app acloses any transport is shown in process, in
+``tests/inprocess/test_communicator.py``.)"""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
-from django.urls import path
 
-from bunws.asgi import app as endpoint_app
 from bunws.asgi.transport import RAW_SEND_KEY, AsgiTransport
 from bunws.core.frame import Frame
 from bunws.core.socket import ServerWebSocket
 from bunws.daphne import shutdown
 from bunws.daphne import transport as daphne
 from bunws.endpoint import Endpoint
+from tests.support.autobahn import FakeProtocol
 
 
 class Recorder:
@@ -32,51 +30,44 @@ class Recorder:
         self.sent.append(message)
 
 
-def test_asgi_transport_is_closed_once_its_close_frame_went_out() -> None:
-    async def main() -> None:
-        send = Recorder()
-        transport = AsgiTransport(send)
-        await transport.accept([])
-        transport.write(Frame("hi"))
+@pytest.mark.timeout(5, func_only=True)
+async def test_asgi_transport_is_closed_once_its_close_frame_went_out() -> None:
+    send = Recorder()
+    transport = AsgiTransport(send)
+    await transport.accept([])
+    transport.write(Frame("hi"))
+    await asyncio.sleep(0)
+    assert transport.closed is False
+    transport.close(1000, "done")
+    for _ in range(3):
         await asyncio.sleep(0)
-        assert transport.closed is False
-        transport.close(1000, "done")
-        for _ in range(3):
-            await asyncio.sleep(0)
-        assert transport.closed is True
-        assert send.sent[-1] == {"type": "websocket.close", "code": 1000, "reason": "done"}
-        await transport.aclose()
-
-    asyncio.run(asyncio.wait_for(main(), 5))
+    assert transport.closed is True
+    assert send.sent[-1] == {"type": "websocket.close", "code": 1000, "reason": "done"}
+    await transport.aclose()
 
 
-def test_asgi_transport_aclose_stops_the_writer_and_ends_the_connection() -> None:
-    async def main() -> None:
-        transport = AsgiTransport(Recorder())
-        await transport.accept([])
-        await transport.aclose()
-        assert transport.closed is True
-        assert transport._writer is not None and transport._writer.done()
-        transport.write(Frame("late"))  # dropped, not queued for a writer that is gone
-        assert not transport._queue
-
-    asyncio.run(asyncio.wait_for(main(), 5))
-
-
-def fake_protocol(state: str) -> Any:
-    """The few attributes of autobahn's protocol that ``DaphneTransport.closed`` reads."""
-    return SimpleNamespace(state=state, STATE_OPEN="open", STATE_CLOSED="closed")
+@pytest.mark.timeout(5, func_only=True)
+async def test_asgi_transport_aclose_stops_the_writer_and_ends_the_connection() -> None:
+    transport = AsgiTransport(Recorder())
+    await transport.accept([])
+    await transport.aclose()
+    assert transport.closed is True
+    assert transport._writer is not None and transport._writer.done()
+    transport.write(Frame("late"))  # dropped, not queued for a writer that is gone
+    assert not transport._queue
 
 
 @pytest.mark.parametrize(
-    ("state", "closed"), [("open", False), ("closing", False), ("closed", True)]
+    ("state", "closed"), [("STATE_OPEN", False), ("STATE_CLOSING", False), ("STATE_CLOSED", True)]
 )
-def test_daphne_transport_is_closed_only_once_autobahn_closed_the_connection(
+async def test_daphne_transport_is_closed_only_once_autobahn_closed_the_connection(
     state: str, closed: bool
 ) -> None:
-    transport = daphne.DaphneTransport(fake_protocol(state))
+    protocol = FakeProtocol()
+    protocol.state = getattr(protocol, state)
+    transport = daphne.DaphneTransport(protocol)
     assert transport.closed is closed
-    asyncio.run(transport.aclose())  # daphne owns the connection: nothing to release
+    await transport.aclose()  # daphne owns the connection: nothing to release
     assert transport.closed is closed
 
 
@@ -123,44 +114,3 @@ def test_shutdown_closes_every_socket_and_hands_back_its_transport(
     monkeypatch.setattr(shutdown, "endpoints", lambda: [ep])
     assert shutdown.close_all() == [(ws, transport)]
     assert closes == [(1001, "server shutting down")]
-
-
-class CountingTransport(AsgiTransport):
-    """An ``AsgiTransport`` that counts its ``aclose`` calls and reports itself for the app."""
-
-    acloses = 0
-
-    async def aclose(self) -> None:
-        type(self).acloses += 1
-        await super().aclose()
-
-
-def test_the_endpoint_app_acloses_whatever_transport_it_got(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Not only ``AsgiTransport``: the app calls ``aclose()`` on every transport, and registers
-    each socket with its transport in ``Endpoint.sockets`` while it is open."""
-    seen: list[Any] = []
-
-    async def message(ws: ServerWebSocket, data: str | bytes) -> None:
-        seen.extend(ws.endpoint.sockets.values())
-        ws.send("ok")
-
-    ep = Endpoint("iface/", websocket={"message": message}, name="transport-interface")
-    monkeypatch.setattr(
-        endpoint_app, "daphne_transport", lambda scope, send, limit: CountingTransport(send)
-    )
-
-    async def main() -> None:
-        application = URLRouter([path(ep.route, endpoint_app.EndpointApp(ep))])  # type: ignore[arg-type]
-        communicator = WebsocketCommunicator(application, "/iface/")
-        assert (await communicator.connect(2))[0] is True
-        await communicator.send_to(text_data="which")
-        assert await communicator.receive_from(2) == "ok"
-        await communicator.disconnect()
-        await communicator.wait(2)
-
-    asyncio.run(asyncio.wait_for(main(), 10))
-    assert [type(t) for t in seen] == [CountingTransport]
-    assert CountingTransport.acloses == 1
-    assert not ep.sockets

@@ -158,8 +158,9 @@ class Command(BaseCommand):
         if chosen is None and requested:
             problems.append(
                 f"you requested subprotocol(s) {', '.join(requested)} but the server chose none; "
-                "browsers then fail the connection (RFC 6455 4.1). bunws endpoints do not "
-                "negotiate subprotocols: do not pass protocols to new WebSocket(url)"
+                "browsers then fail the connection (RFC 6455 4.1). Give the endpoint "
+                "bunws.serve(..., subprotocols=[...]) naming one of them, or select one in fetch "
+                "with server.upgrade(request, headers={'Sec-WebSocket-Protocol': ...})"
             )
         elif chosen is not None and chosen not in requested:
             problems.append(f"the server chose subprotocol {chosen!r}, which was not requested")

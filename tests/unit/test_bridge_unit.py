@@ -1,15 +1,14 @@
-"""The bridge without daphne: topic-to-group mapping, ordering, echo suppression, outages."""
+"""The bridge without daphne or Redis (a fake channel layer): topic-to-group mapping, ordering,
+echo suppression, outages. Against a real Redis: ``tests/e2e/test_cluster_redis.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import Any
 
 import pytest
 from channels.layers import BaseChannelLayer
-from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,37 +101,36 @@ async def until(condition: Any, within: float = 3.0) -> None:
             await asyncio.sleep(0.01)
 
 
-def test_bridge_joins_groups_sends_in_order_batched_and_ignores_its_own_echo() -> None:
-    async def scenario() -> None:
-        hub, layer, sub = Hub(), FakeLayer(), Recorder()
-        link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
-        try:
-            hub.subscribe(sub, "room")
-            await until(lambda: layer.groups.get(group_name("room")) == {"fake!1"})
-            for i in range(300):
-                assert link.forward("room", Frame(f"m{i}"))
-            link.forward("other", Frame(b"x"))
-            await until(lambda: sum(len(m["m"]) for _, m in layer.sent) == 301)
-            sent = [d for _, m in layer.sent if m["t"] == "room" for d in m["m"]]
-            assert sent == [f"m{i}" for i in range(300)]
-            assert len(layer.sent) < 10  # consecutive publishes share layer messages
-            assert all(m["o"] == PROCESS_ID for _, m in layer.sent)
-            await layer.inbox.put(layer.sent[0][1])  # our own echo: already delivered here
-            await layer.inbox.put(publish_message("room", ["remote", b"bin"]) | {"o": "x"})
-            await until(lambda: len(sub.got) == 2)
-            assert sub.got == ["remote", b"bin"]
-            hub.unsubscribe(sub, "room")
-            await until(lambda: not layer.groups[group_name("room")])
-        finally:
-            link.close()
-
-    asyncio.run(asyncio.wait_for(scenario(), 10))
+@pytest.mark.timeout(10, func_only=True)
+async def test_bridge_joins_groups_sends_in_order_batched_and_ignores_its_own_echo() -> None:
+    hub, layer, sub = Hub(), FakeLayer(), Recorder()
+    link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
+    try:
+        hub.subscribe(sub, "room")
+        await until(lambda: layer.groups.get(group_name("room")) == {"fake!1"})
+        for i in range(300):
+            assert link.forward("room", Frame(f"m{i}"))
+        link.forward("other", Frame(b"x"))
+        await until(lambda: sum(len(m["m"]) for _, m in layer.sent) == 301)
+        sent = [d for _, m in layer.sent if m["t"] == "room" for d in m["m"]]
+        assert sent == [f"m{i}" for i in range(300)]
+        assert len(layer.sent) < 10  # consecutive publishes share layer messages
+        assert all(m["o"] == PROCESS_ID for _, m in layer.sent)
+        await layer.inbox.put(layer.sent[0][1])  # our own echo: already delivered here
+        await layer.inbox.put(publish_message("room", ["remote", b"bin"]) | {"o": "x"})
+        await until(lambda: len(sub.got) == 2)
+        assert sub.got == ["remote", b"bin"]
+        hub.unsubscribe(sub, "room")
+        await until(lambda: not layer.groups[group_name("room")])
+    finally:
+        link.close()
 
 
-def test_bridge_outage_drops_remote_publishes_logs_them_and_recovers(
+@pytest.mark.timeout(10, func_only=True)
+async def test_bridge_outage_drops_remote_publishes_logs_them_and_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def scenario() -> None:
+    with caplog.at_level(logging.WARNING, logger="bunws"):
         hub, layer, sub = Hub(), FakeLayer(), Recorder()
         link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
         try:
@@ -150,65 +148,27 @@ def test_bridge_outage_drops_remote_publishes_logs_them_and_recovers(
             assert link.outage.since is None
         finally:
             link.close()
-
-    with caplog.at_level(logging.WARNING, logger="bunws"):
-        asyncio.run(asyncio.wait_for(scenario(), 10))
     text = caplog.text
     assert "the channel layer is unreachable (ConnectionError" in text
     assert "remote delivery resumed; 5 remote publishes were dropped" in text
 
 
-def test_full_backlog_refuses_the_publish_instead_of_growing(
+async def test_full_backlog_refuses_the_publish_instead_of_growing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bridge, "MAX_QUEUED", 3)
-
-    async def scenario() -> list[bool]:
-        link = bridge.Bridge(FakeLayer(), Hub(), asyncio.get_running_loop())
-        try:
-            return [link.forward("t", Frame("x")) for _ in range(5)]  # the sender never ran
-        finally:
-            link.close()
-
-    assert asyncio.run(scenario()) == [True, True, True, False, False]
+    link = bridge.Bridge(FakeLayer(), Hub(), asyncio.get_running_loop())
+    try:
+        forwarded = [link.forward("t", Frame("x")) for _ in range(5)]  # the sender never ran
+    finally:
+        link.close()
+    assert forwarded == [True, True, True, False, False]
 
 
-def test_in_memory_layer_starts_no_bridge_and_counts_locally() -> None:
-    async def scenario() -> Any:
-        return bridge.start_bridge()
-
-    assert asyncio.run(scenario()) is None
+async def test_in_memory_layer_starts_no_bridge_and_counts_locally() -> None:
+    assert bridge.start_bridge() is None
     assert cross_process_layer() is None
     assert counts.cluster_subscriber_count("nobody-here") == 0
-
-
-def test_remote_count_sums_live_processes_and_forgets_dead_ones() -> None:
-    """Needs Redis on 127.0.0.1:6379: other processes' hashes are written by hand."""
-    from tests.support.services import require_redis
-
-    require_redis()
-    import redis
-
-    prefix = f"bunwsunit-{uuid.uuid4().hex[:8]}"
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"], "prefix": prefix},
-        }
-    }
-    client = redis.Redis()
-    try:
-        client.hset(counts.counts_key(prefix, "live"), mapping={"alive": 1, "t:room": 4})
-        client.hset(counts.counts_key(prefix, "quiet"), mapping={"alive": 1})
-        client.zadd(counts.procs_key(prefix), {"live": 1, "quiet": 1, "dead": 1})
-        with override_settings(CHANNEL_LAYERS=layers):
-            assert counts.remote_count("room") == 4
-            assert counts.remote_count("elsewhere") == 0
-        assert set(client.zrange(counts.procs_key(prefix), 0, -1)) == {b"live", b"quiet"}
-    finally:
-        client.delete(*(counts.counts_key(prefix, p) for p in ("live", "quiet")))
-        client.delete(counts.procs_key(prefix))
-        client.close()
 
 
 class Exploding:
@@ -218,10 +178,11 @@ class Exploding:
         raise RuntimeError(f"cannot deliver {frame.data!r}")
 
 
-def test_a_failing_delivery_is_logged_counted_and_receiving_goes_on(
+@pytest.mark.timeout(10, func_only=True)
+async def test_a_failing_delivery_is_logged_counted_and_receiving_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def scenario() -> int:
+    with caplog.at_level(logging.ERROR, logger="bunws"):
         hub, layer, sub = Hub(), FakeLayer(), Recorder()
         link = bridge.Bridge(layer, hub, asyncio.get_running_loop())
         try:
@@ -233,44 +194,9 @@ def test_a_failing_delivery_is_logged_counted_and_receiving_goes_on(
             await layer.inbox.put({"type": MESSAGE_TYPE, "o": "x"})  # malformed: no topic
             await layer.inbox.put(publish_message("room", ["still here"]) | remote)
             await until(lambda: sub.got == ["still here"])
-            return link.delivery_failures
+            failures = link.delivery_failures
         finally:
             link.close()
-
-    with caplog.at_level(logging.ERROR, logger="bunws"):
-        failures = asyncio.run(asyncio.wait_for(scenario(), 10))
     assert failures == 2
     assert caplog.text.count("could not deliver a message from the channel layer") == 2
     assert "cannot deliver 'first'" in caplog.text
-
-
-def test_process_registry_expires_ids_of_processes_that_stopped_writing() -> None:
-    """Needs Redis: a killed process's id leaves the registry even if nobody reads counts."""
-    from tests.support.services import require_redis
-
-    require_redis()
-    import redis
-    import redis.asyncio
-
-    prefix = f"bunwsunit-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis()
-    key = counts.procs_key(prefix)
-    try:
-        server_now = int(client.time()[0])
-        # A process killed two minutes ago, and one that wrote a moment ago.
-        client.zadd(key, {"killed": server_now - 120, "recent": server_now - 1})
-
-        async def push_once() -> None:
-            publisher = counts.CountPublisher(Hub(), redis.asyncio.Redis(), prefix)
-            try:
-                await publisher.push()
-            finally:
-                await publisher.client.aclose()
-
-        asyncio.run(asyncio.wait_for(push_once(), 10))
-        members = {m.decode() for m in client.zrange(key, 0, -1)}
-        assert members == {"recent", PROCESS_ID}
-        assert 0 < client.ttl(key) <= counts.PROCESS_TTL
-    finally:
-        client.delete(key, counts.counts_key(prefix, PROCESS_ID))
-        client.close()

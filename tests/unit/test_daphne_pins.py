@@ -1,7 +1,8 @@
 """Pins ``bunws.daphne.transport`` to the daphne, autobahn and Twisted versions it reaches into.
 
 If one of these fails after an upgrade, the adapter must be revisited before the version range
-in pyproject.toml is widened.
+in pyproject.toml is widened. On a live connection, ``tests/e2e/test_write_path.py`` checks that
+bunws's producer replaced daphne's.
 """
 
 from __future__ import annotations
@@ -21,11 +22,7 @@ from twisted.internet.tcp import Connection
 from twisted.web.http import HTTPChannel
 from txaio import tx as txaio_tx
 
-from bunws.core.frame import Frame, encode_frame
-from bunws.daphne.connection import find_protocol
-from bunws.daphne.transport import DaphneTransport, encode_reason
-from tests.support.clients import connect, recv, run
-from tests.support.servers import Server
+from bunws.core.frame import encode_frame
 
 
 def test_supported_daphne_version() -> None:
@@ -134,75 +131,11 @@ def test_autobahn_writes_one_header_line_per_value_of_a_list() -> None:
     assert "for header_value in header_values:" in source
 
 
-class FakeProtocol:
-    """Records what the adapter writes, like autobahn's protocol would receive it."""
-
-    STATE_OPEN, STATE_CLOSED = 3, 0
-
-    def __init__(self) -> None:
-        self.factory = WebSocketServerFactory()  # type: ignore[no-untyped-call]
-        self.state = self.STATE_OPEN
-        self.data: list[bytes] = []
-        self.pings: list[Any] = []
-        self.pongs: list[bytes] = []
-        self.transport = None
-
-    def sendData(self, data: bytes) -> None:
-        self.data.append(data)
-
-    def sendPreparedMessage(self, prepared: Any) -> None:
-        self.data.append(prepared.payloadHybi)
-
-    def sendPing(self, payload: Any = None) -> None:
-        self.pings.append(payload)
-
-    def onPong(self, payload: bytes) -> None:
-        self.pongs.append(payload)
-
-
-def test_write_many_sends_every_frame_in_one_write() -> None:
-    protocol = FakeProtocol()
-    DaphneTransport(protocol).write_many([Frame("a"), Frame(b"\x00"), Frame("é")])
-    assert protocol.data == [b"\x81\x01a" + b"\x82\x01\x00" + b"\x81\x02" + "é".encode()]
-
-
-def test_writes_stop_once_the_protocol_left_the_open_state() -> None:
-    protocol = FakeProtocol()
-    protocol.state = protocol.STATE_CLOSED
-    transport = DaphneTransport(protocol)
-    transport.write(Frame("a"))
-    transport.write_many([Frame("b")])
-    assert transport.ping(b"") is False
-    assert protocol.data == [] and protocol.pings == []
-
-
-def test_on_pong_calls_back_and_keeps_autobahns_handler() -> None:
-    protocol = FakeProtocol()
-    seen: list[str] = []
-    DaphneTransport(protocol).on_pong(lambda: seen.append("pong"))
-    protocol.onPong(b"x")
-    assert seen == ["pong"] and protocol.pongs == [b"x"]
-
-
-def test_close_reason_is_truncated_on_a_character_boundary() -> None:
-    reason = encode_reason("é" * 100)  # 200 bytes of UTF-8
-    assert len(reason) <= 123
-    assert reason.decode("utf-8") == "é" * 61
-
-
-def test_find_protocol_ignores_sends_that_are_not_daphnes() -> None:
-    async def send(message: Any) -> None:
-        """An ASGI send of another server."""
-
-    assert find_protocol(send) is None
-
-
-def test_bunws_producer_replaces_the_stale_http_channel_on_a_live_connection(
-    server: Server,
-) -> None:
-    async def scenario() -> None:
-        async with await connect(server, "t/lim/cork/") as ws:
-            await ws.send("producer")
-            assert await recv(ws) == "bunws.daphne.connection._Producer"
-
-    run(scenario())
+def test_daphne_reaps_and_cancels_application_instances_through_its_connections_dict() -> None:
+    """What ``DaphneTransport.run_detached`` relies on in daphne's Server."""
+    checker = inspect.getsource(DaphneServer.application_checker)
+    assert 'details.get("application_instance", None)' in checker
+    assert "application_instance.cancel()" in checker
+    assert 'details["application_instance"]' in inspect.getsource(
+        DaphneServer.kill_all_applications
+    )
