@@ -399,7 +399,8 @@ async def run_http(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def headers(args: argparse.Namespace) -> dict[str, str]:
-    return {"Origin": args.origin} if args.origin else {}
+    extra = dict(header.split(": ", 1) for header in args.header)  # --header "Name: value"
+    return {"Origin": args.origin, **extra} if args.origin else extra
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
@@ -431,6 +432,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--settle", type=float, default=0.1, help="chat: pause before round 1")
     parser.add_argument("--also-url", action="append", default=[], help="chat: more servers")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value' to add")
     scale_client.add_arguments(parser)
     deflate_client.add_arguments(parser)
     return parser.parse_args(argv)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.deflate import deflate
+from benchmarks.metrics import metrics
 from benchmarks.presence import presence
+from benchmarks.recovery import recovery
 from benchmarks.redis_chat import redis_chat
 from benchmarks.report import Table
 from benchmarks.scale import scale
@@ -21,4 +23,6 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "scale": scale,
     "redis": redis_chat,
     "presence": presence,
+    "metrics": metrics,
+    "recovery": recovery,
 }

@@ -16,3 +16,9 @@ urlpatterns: list[URLPattern | URLResolver] = [path("bench/plain/", plain)]
 if "bunws" in settings.INSTALLED_APPS:
     # bunws answers plain GETs to a socket path with 426 and a log row.
     urlpatterns.append(path("", include("bunws.urls")))
+    try:  # the metrics workload scrapes it; absent from a bunws without metrics
+        from bunws.metrics import metrics_view
+    except ImportError:
+        pass
+    else:
+        urlpatterns.insert(0, path("metrics", metrics_view))

@@ -94,6 +94,8 @@ class FailedUpgradeAdmin(_ModelAdmin):
             return "no Connection header" if connection is None else f"Connection: {connection}"
         if obj.reason == d.NO_SUCH_ENDPOINT:
             return f"path {obj.path}"
+        if obj.reason == d.PROXY_DROPPED_UPGRADE:
+            return "Upgrade/Connection dropped by a proxy"
         return None
 
     @admin.display(description="headers (credentials removed)")

@@ -40,12 +40,20 @@ FAILURE_WINDOW = timedelta(hours=24)
 def _local_counts() -> dict[str, Any]:
     """Open sockets per endpoint and subscribers per topic; runs on the socket loop."""
     from bunws.core.hub import hub
+    from bunws.core.stats import for_endpoint
     from bunws.endpoint import endpoints
 
     topics = sorted(hub.topics(), key=lambda item: (-item[1], item[0]))
     return {
         "endpoints": [
-            {"name": ep.name, "route": ep.route, "open_sockets": ep.pending_websockets}
+            {
+                "name": ep.name,
+                "route": ep.route,
+                "open_sockets": ep.pending_websockets,
+                # bunws.core.stats: the counters /metrics exports, with or without its extra.
+                "messages_received": for_endpoint(ep.name).messages_received,
+                "messages_sent": for_endpoint(ep.name).messages_sent,
+            }
             for ep in endpoints()
         ],
         "topic_count": len(topics),

@@ -24,3 +24,17 @@ class BunwsConfig(AppConfig):
         get_config()  # raises ConfigurationError naming the bad BUNWS key, value and fix
         autodiscover()
         name_status_426()
+        register_metrics()
+
+
+def register_metrics() -> bool:
+    """Add bunws's collector to prometheus_client's default registry when the ``metrics`` extra
+    is installed; without it nothing imports prometheus_client. True if it is registered now."""
+    try:
+        from bunws import metrics
+    except ImportError as exc:
+        if exc.name != "prometheus_client" and not str(exc.name).startswith("prometheus_client."):
+            raise
+        return False
+    metrics.register()
+    return True

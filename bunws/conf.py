@@ -52,6 +52,9 @@ class Config:
     presence_broadcast_period: float = 1.5
     #: Seconds after which a silent process's presence entries are removed (Phoenix: 30).
     presence_down_period: float = 30.0
+    #: Seconds over which SIGTERM closes the open sockets, in batches, with 1012 (0 = at once);
+    #: kept within daphne's --application-close-timeout (bunws.daphne.drain).
+    drain_seconds: float = 3.0
 
 
 _KEYS = {f.name.upper(): f.name for f in fields(Config)}
@@ -116,6 +119,11 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
         lambda value: _seconds(value) and 2 <= value <= 60,  # type: ignore[operator]
         "a number of seconds between 2 and 60, such as 30 (processes write their liveness "
         "every 0.5 s, and the registry forgets a process after 60 s)",
+    ),
+    "drain_seconds": (
+        lambda value: _seconds(value) and value <= 600,  # type: ignore[operator]
+        "a number of seconds between 0 and 600, such as 3 (0 closes every socket at once; "
+        "keep it within daphne's --application-close-timeout, 10 s by default)",
     ),
 }
 

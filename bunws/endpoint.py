@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import RoutePattern
 from django.utils.module_loading import autodiscover_modules
 
+from bunws.core.envelope import SUBPROTOCOL
 from bunws.core.handshake import check_subprotocols, normalize_headers, take_subprotocol
 from bunws.core.options import (
     HANDLER_PARAMS,
@@ -23,6 +24,7 @@ from bunws.core.options import (
     UnsupportedOption,
     compile_mapping,
 )
+from bunws.core.recovery import RecoveryConfig, parse_recovery
 from bunws.exceptions import ConfigurationError, SocketStateError, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -107,6 +109,7 @@ class Endpoint:
         name: str | None = None,
         allowed_origins: Sequence[str] | None = None,
         subprotocols: Sequence[str] | None = None,
+        recovery: Mapping[str, Any] | bool | None = None,
     ) -> None:
         self.route = _check_route(route)
         if name is not None and (not isinstance(name, str) or not name):
@@ -141,8 +144,16 @@ class Endpoint:
         )
         try:  # when fetch selects none, the first of these the client offers (server's order)
             self.subprotocols: tuple[str, ...] = check_subprotocols(self.name, subprotocols)
+            #: ``recovery=`` (docs/recovery.md): sessions and replay for ``bunws.v1`` clients.
+            self.recovery: RecoveryConfig | None = parse_recovery(self.name, recovery)
         except MappingError as exc:
             raise ConfigurationError(str(exc)) from None
+        if self.recovery is not None:
+            from bunws.cluster.recovery import declare
+
+            declare(self.recovery)
+            if SUBPROTOCOL not in self.subprotocols:
+                self.subprotocols = (*self.subprotocols, SUBPROTOCOL)
         #: This process's open sockets of the endpoint, each with its connection's transport.
         self.sockets: dict[ServerWebSocket, Transport] = {}
         self.handlers: dict[str, Handler] = {
@@ -219,13 +230,15 @@ def serve(
     name: str | None = None,
     allowed_origins: Sequence[str] | None = None,
     subprotocols: Sequence[str] | None = None,
+    recovery: Mapping[str, Any] | bool | None = None,
 ) -> Endpoint:
     """Declare a WebSocket endpoint at ``route`` (Django ``path()`` syntax) and register it.
 
     ``websocket`` mirrors Bun's handler object: ``open``, ``message``, ``close``, ``drain``,
     ``error`` and snake_case options. ``allowed_origins`` overrides the origin check for this
     endpoint; ``subprotocols`` (in order of preference) are selected when the client offers
-    one and fetch selected none. A mistake raises ``ImproperlyConfigured`` at startup.
+    one and fetch selected none; ``recovery`` lets ``bunws.v1`` clients resume their session
+    and get what they missed (docs/recovery.md). A mistake raises ``ImproperlyConfigured`` at startup.
     """
     endpoint = Endpoint(
         route,
@@ -234,6 +247,7 @@ def serve(
         name=name,
         allowed_origins=allowed_origins,
         subprotocols=subprotocols,
+        recovery=recovery,
     )
     existing = _endpoints.get(endpoint.name)
     if existing is not None:

@@ -57,3 +57,21 @@ zchat_dedicated = bunws.serve(
     },
     name="bench-zchat-dedicated",
 )
+
+
+async def rchat_open(ws: Any) -> None:
+    ws.subscribe("rroom")
+
+
+async def rchat_message(ws: Any, message: str | bytes) -> None:
+    ws.publish("rroom", message)
+
+
+# The chat with recovery (docs/recovery.md): clients that offer bunws.v1 get envelopes and a
+# session, and every publish is recorded in Redis first (the "recovery" workload).
+rchat = bunws.serve(
+    "rchat/",
+    websocket={"open": rchat_open, "message": rchat_message, "publish_to_self": True},
+    name="bench-rchat",
+    recovery={"window": 120, "presence": False},
+)

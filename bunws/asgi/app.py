@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from bunws.asgi import presence as presence_handler
+from bunws.asgi import recovering, resume, telemetry
 from bunws.asgi.denial import denial_from, send_denial
 from bunws.asgi.origin import claim, endpoint_allows
-from bunws.asgi.refusal import TOO_MANY_SOCKETS, note_refusal, record_refusal
+from bunws.asgi.refusal import TOO_MANY_SOCKETS, record_refusal, refused
 from bunws.asgi.request import handshake_request
-from bunws.asgi.threads import ThreadSafeWebSocket
 from bunws.asgi.transport import AsgiTransport
 from bunws.cluster import presence
 from bunws.cluster import publish as pubsub
@@ -28,18 +28,11 @@ from bunws.core.close import OPEN
 from bunws.core.diagnosis import FETCH_DECLINED, ORIGIN_NOT_ALLOWED
 from bunws.core.handshake import choose_subprotocol, offered_subprotocols
 from bunws.core.hub import hub
-from bunws.core.limits import (
-    RATE_CLOSE_CODE,
-    RATE_CLOSE_REASON,
-    ClientSlot,
-    RateWindow,
-    client_sockets,
-    idle_sweeper,
-)
+from bunws.core.limits import ClientSlot, RateWindow, client_sockets, close_for_rate, idle_sweeper
 from bunws.core.redact import scope_client
 from bunws.core.socket import ServerWebSocket
 from bunws.core.transport import Disconnected, Event, Transport
-from bunws.daphne import shutdown
+from bunws.daphne import drain, shutdown
 from bunws.daphne.transport import daphne_transport
 
 if TYPE_CHECKING:
@@ -57,6 +50,7 @@ class EndpointApp:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
+        self.stats = telemetry.for_endpoint(endpoint.name)
 
     def __repr__(self) -> str:
         return f"<EndpointApp {self.endpoint.name!r}>"
@@ -77,6 +71,8 @@ class EndpointApp:
             return
         pubsub.bind_loop()
         shutdown.install()
+        if drain.refused(scope, send):  # SIGTERM: draining for a restart (503, Retry-After)
+            return
         config = get_config()
         per_client = config.max_sockets_per_client
         address = scope_client(scope) or ""
@@ -89,7 +85,7 @@ class EndpointApp:
                 client_sockets.count(address),
                 per_client,
             )
-            note_refusal(scope, TOO_MANY_SOCKETS, self.endpoint.name)
+            await refused(scope, TOO_MANY_SOCKETS, self.endpoint.name)
             await send({"type": "websocket.close", "code": 1008})
             return
         slot = ClientSlot(address if per_client else None)
@@ -121,7 +117,8 @@ class EndpointApp:
         self, scope: Scope, receive: Any, send: Any
     ) -> tuple[ServerWebSocket, Transport] | None:
         """Run ``fetch`` and accept; the socket and its transport, or None when refused."""
-        state, answer = await self._run_fetch(scope)
+        started = time.monotonic()
+        state, answer = await resume.handshake(self.endpoint, scope, self._run_fetch)
         if state is None or not state.upgraded:
             # fetch's own response (a 401, a 429) where it has one and the server can send it.
             denial = await denial_from(answer, self.endpoint.name, scope, send)
@@ -143,7 +140,7 @@ class EndpointApp:
         except ConnectionError:
             logger.info("bunws: %s: client left during the handshake", self.endpoint.name)
             return None
-        ws = ThreadSafeWebSocket(
+        ws = recovering.socket_class(self.endpoint, subprotocol)(
             transport=transport,
             config=self.endpoint.config,
             hub=hub,
@@ -154,7 +151,9 @@ class EndpointApp:
             publish=pubsub.publish_frame,
             protocol=subprotocol or "",
             presence=presence.tracker,
+            stats=self.stats,
         )
+        await telemetry.opened(self.stats, ws, started)
         if "presence" in self.endpoint.handlers:
             presence_handler.register(self)
         return ws, transport
@@ -223,6 +222,7 @@ class EndpointApp:
         window = RateWindow(rate, time.monotonic()) if rate else None
         sweeper = idle_sweeper() if endpoint.config.idle_timeout else None
         code: int | None = 1006
+        stats = self.stats
         try:
             endpoint.sockets[ws] = transport
             if sweeper is not None:
@@ -230,7 +230,9 @@ class EndpointApp:
             next_message = transport.receiver(receive)
             if "ping" in handlers or "pong" in handlers:
                 transport.receive_control("ping" in handlers, "pong" in handlers)
-            if "open" in handlers:
+            if isinstance(ws, recovering.RecoveringWebSocket):
+                await ws.start(next_message)  # a bunws.v1 session: resume, replay, welcome
+            if "open" in handlers and ws.ready_state == OPEN:
                 await self._call(ws, "open", handlers["open"], ws)
             while True:
                 payload = await next_message()
@@ -246,14 +248,16 @@ class EndpointApp:
                     continue  # closing: Bun drops messages that arrive after close()
                 ws.last_received = now = time.monotonic()
                 size = len(payload)
-                if size <= limit < size * 4 and isinstance(payload, str):
+                if isinstance(payload, str) and not payload.isascii():  # its UTF-8 bytes
                     size = len(payload.encode("utf-8"))
+                stats.messages_received += 1
+                stats.bytes_received += size
                 if limit and size > limit:
                     # RFC 6455 7.4.1: 1009 = message too big to process.
                     ws.close(1009, f"message of {size} bytes exceeds {limit}")
                     continue
                 if window is not None and window.over(now):
-                    self._close_for_rate(ws, rate)
+                    close_for_rate(ws, endpoint.name, rate)
                     continue
                 if on_message is not None:
                     await self._call(ws, "message", on_message, ws, payload)
@@ -264,16 +268,6 @@ class EndpointApp:
                 sweeper.untrack(ws)
             slot.release()
             await self._finish(ws, transport, code)
-
-    def _close_for_rate(self, ws: ServerWebSocket, rate: int) -> None:
-        logger.warning(
-            "bunws: %s: closing the socket from %s with 1008: more than %d messages in one "
-            "second (BUNWS['MAX_MESSAGES_PER_SECOND'])",
-            self.endpoint.name,
-            ws.remote_address or "an unknown address",
-            rate,
-        )
-        ws.close(RATE_CLOSE_CODE, RATE_CLOSE_REASON)
 
     async def _finish(self, ws: ServerWebSocket, transport: Transport, code: int | None) -> None:
         ours = ws.closed_by_server()
@@ -288,6 +282,7 @@ class EndpointApp:
         if code is None:
             code = 1005  # RFC 6455 7.1.5: the peer sent no status code
         await transport.aclose()
+        await telemetry.closed(self.stats, ws, code, reason)
         handler = self.endpoint.handlers.get("close")
         if handler is not None:
             await self._call(ws, "close", handler, ws, code, reason)

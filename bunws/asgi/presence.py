@@ -28,6 +28,9 @@ def register(app: Any) -> None:
 
 def dispatch(ws: Any, topic: str, diff: dict[str, Any]) -> None:
     """Call ``ws``'s ``presence(ws, topic, diff)`` handler, if its endpoint has one."""
+    relay = getattr(ws, "relay_presence", None)  # a bunws.v1 socket (docs/recovery.md)
+    if relay is not None:
+        relay(topic, diff)
     app = _apps.get(ws.endpoint)
     if app is None or ws.ready_state != OPEN:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bunws.asgi import telemetry
 from bunws.core.diagnosis import diagnosis_for
 from bunws.core.redact import first_header, scope_client
 from bunws.failures.log import arecord_failed_upgrade
@@ -32,12 +33,18 @@ def note_refusal(scope: Scope, reason: str, endpoint: str = "") -> None:
         refusals.append((reason, endpoint))
 
 
+async def refused(scope: Scope, reason: str, endpoint: str = "") -> None:
+    """A refused handshake without a log row: told to a test client, counted, signalled."""
+    note_refusal(scope, reason, endpoint)
+    await telemetry.refused(endpoint, reason, scope)
+
+
 async def record_refusal(
     scope: Scope, reason: str, endpoint: str = "", status: int | None = None
 ) -> None:
     """Log and store a refused handshake; ``status`` when the client got another answer than
     the reason's usual 403 (fetch's own response)."""
-    note_refusal(scope, reason, endpoint)
+    await refused(scope, reason, endpoint)
     headers = scope.get("headers", ())
     origin = first_header(headers, "origin")
     await arecord_failed_upgrade(

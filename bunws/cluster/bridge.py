@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from bunws.cluster import recorded
 from bunws.cluster.counts import CountPublisher
 from bunws.cluster.layer import (
     MESSAGE_TYPE,
@@ -239,6 +240,9 @@ class Bridge:
             if message.get("type") == PRESENCE_TYPE and self.on_presence is not None:
                 self.on_presence(message)  # a presence diff (bunws.cluster.presence)
             return
+        receive = recorded.hooks["receive"]
+        if receive is not None and receive(message):
+            return  # a recorded topic's: delivered in offset order (bunws.cluster.recovery)
         topic, compress = message["t"], message.get("z", False)
         for data in message["m"]:
             self.hub.publish(topic, Frame(data, compress))

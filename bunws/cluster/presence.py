@@ -89,25 +89,29 @@ class Service:
             self._writing = self.loop.create_task(self.write())
 
     async def write(self) -> None:
-        """Write the changed entries in one pipeline (or everything, when not in sync)."""
-        if self.keys is None or self.closed:
-            return
-        await asyncio.sleep(0)  # let this loop iteration's other changes join the pipeline
-        changed, self._changed = self._changed, {}
-        if not self.synced:
-            await self.resync()
-            return
-        batch = {
-            topic: {ref: tracker.topics.get(topic, {}).get(ref) for ref in refs}
-            for topic, refs in changed.items()
-        }
-        emptied = [topic for topic in batch if topic not in tracker.topics]
-        pipe = self.client.pipeline(transaction=False)
-        store.write_changes(pipe, self.keys, PROCESS_ID, batch, emptied, self._known)
-        try:
-            await asyncio.wait_for(pipe.execute(), REDIS_TIMEOUT)
-        except Exception:
-            self.synced = False  # the next tick writes everything again
+        """Write the changed entries in one pipeline (or everything, when not in sync), round
+        after round: a change made while a round is in flight goes in the next one (``_dirty``
+        starts no task while this one runs)."""
+        while self.keys is not None and not self.closed and self._changed:
+            await asyncio.sleep(0)  # let this loop iteration's other changes join the pipeline
+            changed, self._changed = self._changed, {}
+            if not self.synced:
+                await self.resync()
+                if not self.synced:
+                    return  # Redis is unreachable: the next tick writes everything again
+                continue
+            batch = {
+                topic: {ref: tracker.topics.get(topic, {}).get(ref) for ref in refs}
+                for topic, refs in changed.items()
+            }
+            emptied = [topic for topic in batch if topic not in tracker.topics]
+            pipe = self.client.pipeline(transaction=False)
+            store.write_changes(pipe, self.keys, PROCESS_ID, batch, emptied, self._known)
+            try:
+                await asyncio.wait_for(pipe.execute(), REDIS_TIMEOUT)
+            except Exception:
+                self.synced = False  # the next tick writes everything again
+                return
 
     async def resync(self) -> None:
         """Write all of this process's entries again; when it had been reaped, its entries go

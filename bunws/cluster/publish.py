@@ -16,8 +16,10 @@ import threading
 from typing import Any
 
 from bunws.asgi import threads
+from bunws.cluster import recorded
 from bunws.cluster.bridge import Bridge, start_bridge
 from bunws.cluster.layer import SEND_TIMEOUT, cross_process_layer, group_name, publish_message
+from bunws.core import stats
 from bunws.core.frame import Frame
 from bunws.core.hub import Subscriber, hub
 
@@ -32,11 +34,16 @@ def bind_loop() -> None:
     bridge to other processes for it (once per loop)."""
     if threads.bind_loop():
         _state["bridge"] = start_bridge(_state["bridge"])
+        if recorded.hooks["start"] is not None:  # an endpoint declares recovery=
+            recorded.hooks["start"]()
 
 
 def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> int:
     """Deliver ``frame`` to ``topic`` here and in other processes (socket loop thread only);
     returns Bun's ``server.publish`` value (see ``publish``)."""
+    stats.process.publishes += 1
+    if recorded.topics and topic in recorded.topics:  # recovery: stored, then delivered
+        return recorded.hooks["publish"](topic, frame, skip)  # type: ignore[no-any-return]
     delivered = hub.publish(topic, frame, skip)
     backed_up = hub.backpressured  # read before the bridge runs anything else
     bridge = _state["bridge"]
@@ -106,16 +113,17 @@ async def apublish(
 
 async def _apublish_outside(topic: str, frame: Frame) -> int:
     """Send ``frame`` straight to the layer, from a process without sockets."""
+    stats.process.publishes += 1
     layer = cross_process_layer()
     if layer is None:
         return 0
+    message = publish_message(topic, [frame.data], frame.compress)
+    if recorded.hooks["outside"] is not None:  # recovery: stored first when topic is recorded
+        offset = await recorded.hooks["outside"](topic, frame)
+        if offset is not None:
+            message["n"] = [offset]
     try:
-        await asyncio.wait_for(
-            layer.group_send(
-                group_name(topic), publish_message(topic, [frame.data], frame.compress)
-            ),
-            SEND_TIMEOUT,
-        )
+        await asyncio.wait_for(layer.group_send(group_name(topic), message), SEND_TIMEOUT)
     except Exception as exc:
         logger.error(
             "bunws: publish to %r not delivered: the channel layer is unreachable (%s: %s)",

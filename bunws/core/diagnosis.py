@@ -17,9 +17,11 @@ __all__ = [
     "FETCH_ANSWERED",
     "FETCH_DECLINED",
     "HANDSHAKE_NOT_UPGRADED",
+    "NGINX_UPGRADE_LINES",
     "NO_SUCH_ENDPOINT",
     "NO_UPGRADE_HEADER",
     "ORIGIN_NOT_ALLOWED",
+    "PROXY_DROPPED_UPGRADE",
     "REASONS",
     "UPGRADE_NOT_WEBSOCKET",
     "WRONG_METHOD",
@@ -27,6 +29,7 @@ __all__ = [
     "diagnose",
     "diagnosis_for",
     "expected_status",
+    "log_note",
 ]
 
 NO_UPGRADE_HEADER = "no_upgrade_header"
@@ -38,6 +41,7 @@ FETCH_DECLINED = "fetch_declined"
 FETCH_ANSWERED = "fetch_answered"
 ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 NO_SUCH_ENDPOINT = "no_such_endpoint"
+PROXY_DROPPED_UPGRADE = "proxy_dropped_upgrade"
 
 REASONS: tuple[tuple[str, str], ...] = (
     (NO_UPGRADE_HEADER, "no Upgrade header"),
@@ -49,7 +53,24 @@ REASONS: tuple[tuple[str, str], ...] = (
     (FETCH_ANSWERED, "fetch answered the request itself"),
     (ORIGIN_NOT_ALLOWED, "origin not allowed"),
     (NO_SUCH_ENDPOINT, "no such endpoint"),
+    (PROXY_DROPPED_UPGRADE, "a proxy dropped the upgrade"),
 )
+
+# What an nginx location needs to pass a handshake on (nginx's WebSocket proxying guide): HTTP/1.1
+# and the hop-by-hop Upgrade and Connection headers, which a proxy never forwards by itself.
+NGINX_UPGRADE_LINES = (
+    "proxy_http_version 1.1;",
+    "proxy_set_header Upgrade $http_upgrade;",
+    'proxy_set_header Connection "upgrade";',
+)
+# Headers a proxy adds to what it forwards (RFC 7239 Forwarded, RFC 9110 7.6.3 Via, and the
+# de facto X-Forwarded-For and X-Real-IP): a request that carries one came through a proxy.
+_FORWARDING_HEADERS = {
+    "x-forwarded-for": "X-Forwarded-For",
+    "forwarded": "Forwarded",
+    "x-real-ip": "X-Real-IP",
+    "via": "Via",
+}
 
 _PROXY_HINT = (
     "behind a proxy, forward the Upgrade and Connection headers over HTTP/1.1 "
@@ -109,6 +130,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Open the page from an allowed origin, or, if the origin is trusted, add it to the "
         "endpoint's allowed origins.",
     ),
+    PROXY_DROPPED_UPGRADE: (
+        "This request is a WebSocket handshake (it carries Sec-WebSocket-Key) that came through "
+        "a proxy, and the proxy dropped its upgrade: the Upgrade and Connection headers did not "
+        "reach the server, so it arrived as plain HTTP.",
+        "Make the proxy forward the upgrade for this path: in nginx, add these lines to its "
+        "location block\n\n" + "".join(f"    {line}\n" for line in NGINX_UPGRADE_LINES) + "\nand "
+        "reload nginx.",
+    ),
     NO_SUCH_ENDPOINT: (
         "No WebSocket endpoint is registered at this path, so the handshake was refused.",
         "Check the URL passed to `new WebSocket(url)` against the paths in the project's "
@@ -144,6 +173,7 @@ _STATUS: dict[str, int] = {
     UPGRADE_NOT_WEBSOCKET: 426,
     CONNECTION_NOT_UPGRADE: 426,
     HANDSHAKE_NOT_UPGRADED: 426,
+    PROXY_DROPPED_UPGRADE: 426,
     WRONG_METHOD: 426,
     FETCH_DECLINED: 403,
     ORIGIN_NOT_ALLOWED: 403,
@@ -199,6 +229,40 @@ def diagnosis_for(
     return Diagnosis(reason, summary, hint)
 
 
+def _proxy_dropped(headers: Mapping[str, str]) -> Diagnosis | None:
+    """A WebSocket handshake (it has ``Sec-WebSocket-Key``) that came through a proxy (it has a
+    forwarding header) without ``Upgrade: websocket`` or ``Connection: upgrade``: the proxy
+    dropped them, as nginx does by default. None when the request is not that."""
+    proxy = next(
+        (shown for name, shown in _FORWARDING_HEADERS.items() if first_header(headers, name)), None
+    )
+    if proxy is None or not (first_header(headers, "sec-websocket-key") or "").strip():
+        return None
+    upgrade = (first_header(headers, "upgrade") or "").strip()
+    if upgrade and upgrade.lower() != "websocket":
+        return None  # rewritten, not dropped: upgrade_not_websocket names the value
+    connection = first_header(headers, "connection")
+    lost = [] if upgrade else ["the Upgrade header was missing"]
+    if connection is None or "upgrade" not in _tokens(connection):
+        seen = "was missing" if connection is None else f"was {_quoted(connection)}"
+        lost.append(f"the Connection header {seen}")
+    if not lost:
+        return None  # both arrived: the server in front of Django did not upgrade
+    summary = (
+        "This request is a WebSocket handshake (it carries Sec-WebSocket-Key) that came through "
+        f"a proxy (it carries {proxy}), and the proxy dropped its upgrade: "
+        f"{' and '.join(lost)}, so it reached the server as plain HTTP."
+    )
+    return Diagnosis(PROXY_DROPPED_UPGRADE, summary, _TEXTS[PROXY_DROPPED_UPGRADE][1])
+
+
+def log_note(diagnosis: Diagnosis) -> str:
+    """What the failed-upgrade log line adds for ``diagnosis`` (the fix, where it is short)."""
+    if diagnosis.reason == PROXY_DROPPED_UPGRADE:
+        return " (a proxy dropped the upgrade; nginx fix: " + " ".join(NGINX_UPGRADE_LINES) + ")"
+    return ""
+
+
 def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
     """Explain why a plain HTTP request that reached a WebSocket endpoint is not a handshake."""
     if method.upper() != "GET":
@@ -208,6 +272,9 @@ def diagnose(method: str, headers: Mapping[str, str]) -> Diagnosis:
             f"request, but this request used {_quoted(method)}."
         )
         return Diagnosis(WRONG_METHOD, summary, base.hint)
+    dropped = _proxy_dropped(headers)
+    if dropped is not None:
+        return dropped
     upgrade = first_header(headers, "upgrade")
     if upgrade is None or not upgrade.strip():
         return diagnosis_for(NO_UPGRADE_HEADER)

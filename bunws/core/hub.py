@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from bunws.core import stats
 from bunws.core.frame import Frame
 
 
@@ -31,6 +32,9 @@ class Hub:
 
     def __init__(self) -> None:
         self._topics: dict[str, dict[Subscriber, None]] = {}
+        #: Per topic, the counters (bunws.core.stats) every subscriber shares, so a publish
+        #: counts its deliveries once; None once subscribers of several endpoints mix.
+        self._owners: dict[str, stats.EndpointStats | None] = {}
         self.observers: list[TopicObserver] = []
         #: Whether a subscriber of the last ``publish`` was backed up (its send returned -1);
         #: read right after the call, on the same thread, for Bun's -1 return value.
@@ -42,11 +46,14 @@ class Hub:
         if members is None:
             members = self._topics[topic] = {}
             members[subscriber] = None
+            self._owners[topic] = stats_of(subscriber)
             self._notify(topic, True)
             return True
         if subscriber in members:
             return False
         members[subscriber] = None
+        if self._owners[topic] is not stats_of(subscriber):
+            self._owners[topic] = None
         return True
 
     def unsubscribe(self, subscriber: Subscriber, topic: str) -> bool:
@@ -57,6 +64,7 @@ class Hub:
         del members[subscriber]
         if not members:
             del self._topics[topic]
+            del self._owners[topic]
             self._notify(topic, False)
         return True
 
@@ -71,6 +79,9 @@ class Hub:
         backed_up = False
         delivered = 0
         if members:
+            owner = self._owners[topic]
+            if owner is None:
+                return self._publish_mixed(members, frame, skip)
             # Copy: a delivery can close a socket, which unsubscribes it from this topic.
             for subscriber in tuple(members):
                 if subscriber is not skip:
@@ -79,6 +90,30 @@ class Hub:
                         delivered += 1
                         if sent < 0:
                             backed_up = True
+            owner.messages_sent += delivered
+            owner.bytes_sent += delivered * frame.size
+            stats.process.deliveries += delivered
+        self.backpressured = backed_up
+        return delivered
+
+    def _publish_mixed(
+        self, members: dict[Subscriber, None], frame: Frame, skip: Subscriber | None
+    ) -> int:
+        """``publish`` to subscribers of several endpoints: each delivery counted for its own."""
+        backed_up = False
+        delivered = 0
+        size = frame.size
+        for subscriber in tuple(members):
+            if subscriber is not skip:
+                sent = subscriber.deliver(frame)
+                if sent:
+                    delivered += 1
+                    counts = stats_of(subscriber)
+                    counts.messages_sent += 1
+                    counts.bytes_sent += size
+                    if sent < 0:
+                        backed_up = True
+        stats.process.deliveries += delivered
         self.backpressured = backed_up
         return delivered
 
@@ -103,6 +138,12 @@ class Hub:
 
 #: The process-wide hub every endpoint shares (topics are process-wide, as in Bun).
 hub = Hub()
+
+
+def stats_of(subscriber: Subscriber) -> stats.EndpointStats:
+    """The counters a subscriber's deliveries go to (a socket's endpoint's)."""
+    counts: stats.EndpointStats = getattr(subscriber, "_stats", stats.UNCOUNTED)
+    return counts
 
 
 def check_topic(topic: object) -> None:

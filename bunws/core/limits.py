@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from bunws.core.loops import PerLoop
 
@@ -204,3 +204,15 @@ class RateWindow:
             self.count = 0
         self.count += 1
         return self.count > self.limit
+
+
+def close_for_rate(ws: Any, endpoint: str, rate: int) -> None:
+    """Close ``ws`` with 1008, logged: it sent more than ``rate`` messages in one second."""
+    logger.warning(
+        "bunws: %s: closing the socket from %s with 1008: more than %d messages in one "
+        "second (BUNWS['MAX_MESSAGES_PER_SECOND'])",
+        endpoint,
+        ws.remote_address or "an unknown address",
+        rate,
+    )
+    ws.close(RATE_CLOSE_CODE, RATE_CLOSE_REASON)

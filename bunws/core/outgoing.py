@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bunws.core.close import OPEN
 from bunws.core.frame import Frame
+from bunws.core.stats import UNCOUNTED, EndpointStats
 
 if TYPE_CHECKING:
     from bunws.core.options import SocketConfig
@@ -23,7 +24,7 @@ T = TypeVar("T")
 class Outgoing:
     """What one connection has written, and whether its write buffer is backed up."""
 
-    __slots__ = ("_buffered", "_corked", "_on_drain", "_paused", "_transport")
+    __slots__ = ("_buffered", "_corked", "_on_drain", "_paused", "_stats", "_transport")
 
     # Set by ServerWebSocket, which holds them for its own use too.
     ready_state: int
@@ -35,6 +36,10 @@ class Outgoing:
         self._buffered = 0
         self._paused = False
         self._corked: list[Frame] | None = None
+        #: The endpoint's counters (bunws.core.stats); the socket sets its endpoint's. Sends
+        #: are counted by ``send`` and publish deliveries by the hub, once per publish, so
+        #: ``deliver`` (the per-subscriber path) counts only the rare backpressure events.
+        self._stats: EndpointStats = UNCOUNTED
 
     def _abort(self, reason: str) -> None:
         raise NotImplementedError
@@ -62,6 +67,7 @@ class Outgoing:
     def _deliver_backed_up(self, frame: Frame) -> int:
         limit = self._config.backpressure_limit
         if limit and self._buffered + frame.size > limit:
+            self._stats.backpressure_drops += 1
             if self._config.close_on_backpressure_limit:
                 # A close frame would queue behind the backlog: drop the connection instead.
                 self._abort("backpressure limit exceeded")
@@ -100,6 +106,8 @@ class Outgoing:
 
     def pause_writing(self) -> None:
         """The connection's write buffer is full: further sends report backpressure."""
+        if not self._paused:
+            self._stats.backpressure_events += 1
         self._paused = True
 
     def resume_writing(self) -> None:

@@ -19,6 +19,7 @@ from bunws.core.frame import Frame
 from bunws.core.hub import Hub, PublishHook, check_topic, local_publisher
 from bunws.core.presence import Present, Tracker
 from bunws.core.redact import scope_client
+from bunws.core.stats import EndpointStats
 
 if TYPE_CHECKING:
     from bunws.core.options import SocketConfig
@@ -49,6 +50,13 @@ class ServerWebSocket(ConnectionControl, Present):
         "subscriptions_set",
     )
 
+    #: Recovery (docs/recovery.md): whether this connection resumed a session, the topics
+    #: whose missed messages were not all replayed, and the session id; only ``bunws.v1``
+    #: sockets of endpoints with ``recovery=`` set them.
+    recovered: bool = False
+    gaps: tuple[str, ...] = ()
+    session: str | None = None
+
     def __init__(
         self,
         *,
@@ -62,8 +70,11 @@ class ServerWebSocket(ConnectionControl, Present):
         publish: PublishHook | None = None,
         protocol: str = "",
         presence: Tracker | None = None,
+        stats: EndpointStats | None = None,
     ) -> None:
         super().__init__(transport, on_drain)
+        if stats is not None:
+            self._stats = stats
         self._config = config
         self._hub = hub
         self.data: Any = {} if data is None else data
@@ -101,7 +112,13 @@ class ServerWebSocket(ConnectionControl, Present):
         """
         if self.ready_state != OPEN:
             return 0
-        return self.deliver(Frame(data, compress))
+        frame = Frame(data, compress)
+        sent = self.deliver(frame)
+        if sent or not frame.size:  # 0 for a non-empty message: dropped at the limit
+            stats = self._stats
+            stats.messages_sent += 1
+            stats.bytes_sent += frame.size
+        return sent
 
     def send_text(self, data: str, compress: bool = False) -> int:
         """Send ``data`` as a text frame (see ``send`` for the return value)."""

@@ -1,11 +1,17 @@
-"""Graceful shutdown on daphne: close every open socket with 1001 before the reactor stops.
+"""Graceful shutdown on daphne: close every socket still open before the reactor stops.
 
-On SIGTERM daphne stops the Twisted reactor; its own "before shutdown" trigger cancels every
+SIGTERM first drains (``bunws.daphne.drain``: new handshakes refused, open sockets closed in
+batches with 1012 over ``BUNWS["DRAIN_SECONDS"]``), then stops the reactor; what this module
+does below is the last step, for the sockets still open then (a second SIGTERM, SIGINT, or a
+drain that could not run): 1012 after a drain began, else 1001. The failure log is flushed and
+presence leaves in the same "before shutdown" phase.
+
+When the Twisted reactor stops, daphne's own "before shutdown" trigger cancels every
 application instance and waits for them, so each socket's ``close`` handler runs, but the clients
 only see the TCP connection drop (1006). The trigger installed here also sends every open
-socket a close frame with 1001 ("going away", RFC 6455 7.4.1) and waits, at most
-``GRACE_SECONDS``, for the closing handshakes to finish, so clients see a clean 1001 and the
-``close`` handlers receive 1001. It is installed from the first connection, on the reactor
+socket a close frame (1001, "going away", RFC 6455 7.4.1; 1012 after a drain) and waits, at
+most ``GRACE_SECONDS``, for the closing handshakes to finish, so clients see a clean close and
+the ``close`` handlers receive its code. It is installed from the first connection, on the reactor
 thread, and only when the process runs under Twisted (daphne); elsewhere ``install()`` does
 nothing. It reaches sockets through their endpoints (``Endpoint.sockets`` maps each open socket
 to its transport) and asks only the ``Transport`` interface whether a connection is over.
@@ -18,6 +24,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from bunws.daphne import drain
 from bunws.endpoint import endpoints
 
 if TYPE_CHECKING:
@@ -46,8 +53,23 @@ def install() -> None:
     if reactor is None or not getattr(reactor, "running", False):
         return
     _state["installed"] = True
+    drain.install(reactor)  # SIGTERM drains first (1012 in batches), then stops the reactor
     reactor.addSystemEventTrigger("before", "shutdown", _before_shutdown, reactor)
     reactor.addSystemEventTrigger("before", "shutdown", _presence_leaves)
+    reactor.addSystemEventTrigger("before", "shutdown", _flush_failures)
+
+
+def _flush_failures() -> Any:
+    """The failed-upgrade repeats counted in memory are written before the process exits; a
+    Deferred that fires when they are (the ORM runs in a worker thread)."""
+    import asyncio
+
+    from twisted.internet import defer
+
+    from bunws.failures.log import flush_pending
+
+    future = asyncio.get_running_loop().run_in_executor(None, flush_pending)
+    return defer.Deferred.fromFuture(future)
 
 
 def _presence_leaves() -> Any:
@@ -80,8 +102,9 @@ def _before_shutdown(reactor: Any) -> Any:
     """Close every socket with 1001 and return a Deferred that fires once they are all gone."""
     from twisted.internet import defer
 
-    closed = close_all()
-    logger.info("bunws: shutting down: closed %d open socket(s) with 1001", len(closed))
+    code, reason = drain.close_code()  # 1012 after a drain (a second SIGTERM), else 1001
+    closed = close_all(code, reason)
+    logger.info("bunws: shutting down: closed %d open socket(s) with %d", len(closed), code)
     if not closed:
         return None
     done: Any = defer.Deferred()

@@ -8,7 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
-from bunws.core.diagnosis import Diagnosis, diagnosis_for, expected_status
+from bunws.core import stats
+from bunws.core.diagnosis import Diagnosis, diagnosis_for, expected_status, log_note
 from bunws.core.redact import (
     Client,
     Headers,
@@ -118,9 +119,10 @@ def log_attempt(
     raw_origin = first_header(headers, "origin")
     origin = "" if raw_origin is None else redact_url(raw_origin, max_length("origin"))
     user_agent = fit(first_header(headers, "user-agent"), max_length("user_agent"))
+    stats.process.failed_upgrade(row["endpoint"], row["reason"])
     logger.warning(
         "bunws: failed websocket upgrade reason=%s status=%s endpoint=%s method=%s path=%s "
-        "client=%s origin=%s user_agent=%s",
+        "client=%s origin=%s user_agent=%s%s",
         row["reason"],
         "-" if status is None else status,
         row["endpoint"] or "-",
@@ -129,6 +131,7 @@ def log_attempt(
         row["client_address"] or "-",
         fit(origin, LOG_FIELD) or "-",
         fit(user_agent, LOG_FIELD) or "-",
+        log_note(diagnosis),  # the nginx fix when a proxy dropped the upgrade
     )
     return Attempt(
         row=row,

@@ -34,6 +34,7 @@ from bunws.failures.budget import OVERFLOW_PATH, RowBudget, store_overflow, wind
 from bunws.failures.fields import LOG_FIELD, Attempt, FailedUpgradeFields, Key, log_attempt
 from bunws.failures.prune import cutoff, delete_before, expire_rows
 from bunws.models import FailedUpgrade
+from bunws.signals import upgrade_failed, upgrade_failed_sync
 
 __all__ = [
     "OVERFLOW_PATH",
@@ -99,6 +100,7 @@ class FailureLog:
         attempt = log_attempt(**fields)
         if not self._deferred(attempt):
             self._persist(attempt)
+        upgrade_failed_sync(attempt)
 
     async def arecord(self, **fields: Unpack[FailedUpgradeFields]) -> None:
         """Async :meth:`record`: a repeat is counted on the event loop, and only a database
@@ -106,6 +108,7 @@ class FailureLog:
         attempt = log_attempt(**fields)
         if not self._deferred(attempt):
             await sync_to_async(self._persist, thread_sensitive=True)(attempt)
+        await upgrade_failed(attempt)
 
     def _persist(self, attempt: Attempt, pending: _Pending | None = None) -> None:
         """Write ``attempt`` (or the ``pending`` repeats of it) to its row or a new one; database

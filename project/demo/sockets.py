@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -29,15 +30,18 @@ def chat_fetch(request: HttpRequest, server: Endpoint) -> None:
 
 
 async def chat_open(ws: ServerWebSocket) -> None:
-    ws.subscribe(ws.data["room"])
-    ws.publish(ws.data["room"], f"* {ws.data['name']} joined")
-    # Who is in the room: the list now, then batched diffs (chat_presence); one entry per tab.
-    ws.track(ws.data["room"], key=ws.data["name"], meta={"since": int(time.time())})
-    ws.send(json.dumps({"presence_state": await bunws.apresence(ws.data["room"])}))
+    if not ws.recovered:  # a resumed session (docs/recovery.md) kept its topic and presence
+        ws.subscribe(ws.data["room"])
+        ws.publish(ws.data["room"], f"* {ws.data['name']} joined")
+        # Who is in the room: the list now, then batched diffs; one entry per tab.
+        ws.track(ws.data["room"], key=ws.data["name"], meta={"since": int(time.time())})
+    if not ws.protocol:  # a plain WebSocket; bunws.v1 clients get presence in the protocol
+        ws.send(json.dumps({"presence_state": await bunws.apresence(ws.data["room"])}))
 
 
 def chat_presence(ws: ServerWebSocket, topic: str, diff: dict[str, Any]) -> None:
-    ws.send(json.dumps({"presence_diff": diff}))
+    if not ws.protocol:
+        ws.send(json.dumps({"presence_diff": diff}))
 
 
 async def chat_message(ws: ServerWebSocket, message: str | bytes) -> None:
@@ -46,7 +50,8 @@ async def chat_message(ws: ServerWebSocket, message: str | bytes) -> None:
 
 
 def chat_close(ws: ServerWebSocket, code: int, reason: str) -> None:
-    bunws.publish(ws.data["room"], f"* {ws.data['name']} left")
+    if code == 1000 or not ws.protocol:  # a bunws.v1 client that dropped may resume
+        bunws.publish(ws.data["room"], f"* {ws.data['name']} left")
 
 
 chat = bunws.serve(
@@ -62,4 +67,7 @@ chat = bunws.serve(
         "per_message_deflate": True,
     },
     name="chat",
+    # bunws.v1 clients (the page's bunws/client.js) resume within the window and get what they
+    # missed; the browser tests shorten it through the environment.
+    recovery={"window": int(os.environ.get("BUNWS_DEMO_RECOVERY_WINDOW", "120"))},
 )

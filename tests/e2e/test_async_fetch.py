@@ -9,7 +9,6 @@ and upgrade a logged-in one with ``data={"user": ..., "session_user": ...}``.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from django.utils.crypto import get_random_string
 from tests.support.clients import connect, recv_json, refusal_status
 from tests.support.http import http_get
 from tests.support.servers import Server
+from tests.support.sqlite import sqlite_db
 
 pytestmark = pytest.mark.timeout(30, func_only=True)
 
@@ -34,7 +34,7 @@ def logged_in_cookie(server: Server, username: str) -> str:
     return the ``Cookie`` header value."""
     now = datetime.now(UTC).replace(tzinfo=None)
     password = make_password(None)
-    with sqlite3.connect(server.db_path, timeout=10) as db:
+    with sqlite_db(server.db_path) as db:
         cursor = db.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
             "email, is_staff, is_active, date_joined) VALUES (?, 0, ?, '', '', '', 0, 1, ?)",

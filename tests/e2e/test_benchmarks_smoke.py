@@ -20,7 +20,7 @@ def test_quick_benchmark_runs_every_server_row_and_prints_ratio_tables(tmp_path:
             "--quick",
             "--strict",
             "--only",
-            "echo,fanout,upgrade,deflate,presence",
+            "echo,fanout,upgrade,deflate,presence,recovery",
             "--json",
             str(out),
         ],

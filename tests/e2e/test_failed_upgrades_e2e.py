@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from tests.support.http import failed_upgrade_rows, http_get
 from tests.support.servers import Server
+from tests.support.sqlite import sqlite_db
 
 
 def test_plain_get_answered_by_fetch_is_logged_as_fetch_answered_with_its_status(
@@ -48,7 +48,7 @@ def test_426_text_and_json_bodies_give_the_websocket_url(server: Server) -> None
 
 def test_plain_get_after_its_row_was_deleted_is_recorded_again(server: Server) -> None:
     assert http_get(server, "t/room/deleted-row/").status == 426
-    with sqlite3.connect(server.db_path, timeout=10) as db:
+    with sqlite_db(server.db_path) as db:
         db.execute("DELETE FROM bunws_failedupgrade WHERE path = ?", ("/t/room/deleted-row/",))
     assert http_get(server, "t/room/deleted-row/").status == 426
     [row] = failed_upgrade_rows(server, "path = ?", "/t/room/deleted-row/")

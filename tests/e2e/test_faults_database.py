@@ -17,6 +17,7 @@ import websockets
 
 from tests.support.clients import connect, refusal_status
 from tests.support.servers import Server, daphne_server
+from tests.support.sqlite import sqlite_db
 
 pytestmark = pytest.mark.timeout(30, func_only=True)
 
@@ -39,7 +40,7 @@ def status_of(server: Server, path: str) -> int:
 
 
 def count_rows(server: Server, where: str = "1", what: str = "COUNT(*)") -> int:
-    with sqlite3.connect(server.db_path, timeout=10) as db:
+    with sqlite_db(server.db_path) as db:
         value = db.execute(f"SELECT {what} FROM {TABLE} WHERE {where}").fetchone()[0]
         return int(value or 0)
 
@@ -47,7 +48,7 @@ def count_rows(server: Server, where: str = "1", what: str = "COUNT(*)") -> int:
 async def test_missing_table_still_answers_426_and_403_and_logs_the_error(
     own_server: Server,
 ) -> None:
-    with sqlite3.connect(own_server.db_path) as db:
+    with sqlite_db(own_server.db_path) as db:
         db.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_away")
     try:
         assert status_of(own_server, "t/echo/?case=missing") == 426
@@ -57,7 +58,7 @@ async def test_missing_table_still_answers_426_and_403_and_logs_the_error(
             assert time.monotonic() < deadline, own_server.log()[-3000:]
             await asyncio.sleep(0.05)
     finally:
-        with sqlite3.connect(own_server.db_path) as db:
+        with sqlite_db(own_server.db_path) as db:
             db.execute(f"ALTER TABLE {TABLE}_away RENAME TO {TABLE}")
     log = own_server.log()
     assert "no such table" in log

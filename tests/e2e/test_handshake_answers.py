@@ -20,6 +20,7 @@ from websockets.http11 import Response
 
 from tests.support.clients import TIMEOUT, connect, recv_json, run
 from tests.support.servers import Server
+from tests.support.sqlite import sqlite_db
 
 
 async def refused(server: Server, path: str) -> Response:
@@ -30,7 +31,7 @@ async def refused(server: Server, path: str) -> Response:
 
 
 def rows(server: Server, path: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(server.db_path, timeout=10) as db:
+    with sqlite_db(server.db_path) as db:
         db.row_factory = sqlite3.Row
         cursor = db.execute("SELECT * FROM bunws_failedupgrade WHERE path = ?", (path,))
         return [dict(row) for row in cursor]

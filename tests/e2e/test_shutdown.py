@@ -1,4 +1,4 @@
-"""Graceful shutdown: SIGTERM to a real daphne closes every socket with 1001 and runs its close."""
+"""Graceful shutdown: SIGTERM to a real daphne closes every socket with 1012 and runs its close."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.servers import daphne_server
 SOCKETS = 5
 
 
-async def test_sigterm_closes_every_socket_with_1001_and_runs_every_close_handler(
+async def test_sigterm_closes_every_socket_with_1012_and_runs_every_close_handler(
     tmp_path: Path,
 ) -> None:
     close_log = tmp_path / "closes.jsonl"
@@ -38,8 +38,8 @@ async def test_sigterm_closes_every_socket_with_1001_and_runs_every_close_handle
             assert time.monotonic() - started < 10
         exit_code = server.process.wait(15)
         log = server.log()
-    assert codes == [1001] * SOCKETS, log
+    assert codes == [1012] * SOCKETS, log  # the drain's "service restart" (tests/e2e/test_drain.py)
     assert exit_code == 0, log
     closes = [json.loads(line) for line in close_log.read_text().splitlines()]
     assert sorted(c["tag"] for c in closes) == [f"down{i}" for i in range(SOCKETS)]
-    assert {(c["code"], c["reason"]) for c in closes} == {(1001, "server shutting down")}
+    assert {(c["code"], c["reason"]) for c in closes} == {(1012, "server restarting")}

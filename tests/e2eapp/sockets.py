@@ -211,7 +211,10 @@ from tests.e2eapp import control_sockets as control_sockets  # noqa: E402
 from tests.e2eapp import deflate_sockets as deflate_sockets  # noqa: E402
 from tests.e2eapp import failures_sockets as failures_sockets  # noqa: E402
 from tests.e2eapp import handlers_sockets as handlers_sockets  # noqa: E402
+from tests.e2eapp import metrics_sockets as metrics_sockets  # noqa: E402
 from tests.e2eapp import presence_sockets as presence_sockets  # noqa: E402
 from tests.e2eapp import probe_sockets as probe_sockets  # noqa: E402
 from tests.e2eapp import protocol_sockets as protocol_sockets  # noqa: E402
+from tests.e2eapp import proxy_sockets as proxy_sockets  # noqa: E402
+from tests.e2eapp import recovery_sockets as recovery_sockets  # noqa: E402
 from tests.e2eapp import security_sockets as security_sockets  # noqa: E402

@@ -21,6 +21,8 @@ from bunws import endpoint as registry
 from bunws.asgi.routing import websocket_urlpatterns
 
 MiB = 1024 * 1024
+# Django 6.0+ runs the model checks (JSONField support) against every database, as `check` does.
+pytestmark = pytest.mark.django_db
 
 
 async def _http_only(scope: Any, receive: Any, send: Any) -> None:

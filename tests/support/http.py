@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 from tests.support.servers import Server
+from tests.support.sqlite import sqlite_db
 
 
 def http_get(server: Server, path: str, headers: dict[str, str] | None = None) -> Any:
@@ -21,7 +22,7 @@ def http_get(server: Server, path: str, headers: dict[str, str] | None = None) -
 
 def failed_upgrade_rows(server: Server, where: str, *params: Any) -> list[dict[str, Any]]:
     """The server's ``bunws_failedupgrade`` rows matching the SQL condition ``where``."""
-    with sqlite3.connect(server.db_path, timeout=10) as db:
+    with sqlite_db(server.db_path) as db:
         db.row_factory = sqlite3.Row
         cursor = db.execute(f"SELECT * FROM bunws_failedupgrade WHERE {where}", params)
         return [dict(row) for row in cursor]
