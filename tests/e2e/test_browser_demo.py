@@ -6,60 +6,18 @@ still missing the test fails when ``CI`` is set and skips otherwise.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.servers import ROOT, Server, django_env
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "artifacts"
 TIMEOUT_MS = 10_000
 
 pytestmark = pytest.mark.browser
-
-
-def ensure_chromium() -> None:
-    if not Path(CHROMIUM).exists() and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "chromium"],
-            check=False,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing and `apt-get install -y chromium` did not provide it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def join(browser: Any, server: Server, room: str, name: str) -> Any:

@@ -6,8 +6,6 @@ The page's ``bunws/client.js`` is also checked on its own (backoff steps, envelo
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,40 +18,10 @@ import pytest
 from tests.support.servers import ROOT, Server, django_env, free_port, migrate, wait_for_port
 from tests.support.services import redis_env, require_redis
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 TIMEOUT_MS = 15_000
 DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.timeout(120, func_only=True)]
-
-
-def ensure_chromium() -> None:
-    if not Path(CHROMIUM).exists() and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "chromium"],
-            check=False,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing and `apt-get install -y chromium` did not provide it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Restartable:
