@@ -282,7 +282,7 @@ class EndpointApp:
         if code is None:
             code = 1005  # RFC 6455 7.1.5: the peer sent no status code
         await transport.aclose()
-        await telemetry.closed(self.stats, ws, code, reason)
         handler = self.endpoint.handlers.get("close")
         if handler is not None:
             await self._call(ws, "close", handler, ws, code, reason)
+        await telemetry.closed(self.stats, ws, code, reason)  # after close, as signals.py says

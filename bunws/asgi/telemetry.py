@@ -20,7 +20,7 @@ async def opened(stats: EndpointStats, ws: Any, started: float) -> None:
 
 
 async def closed(stats: EndpointStats, ws: Any, code: int, reason: str) -> None:
-    """A socket is gone with ``code`` (before its ``close`` handler runs)."""
+    """A socket is gone with ``code`` (after its ``close`` handler ran)."""
     stats.socket_closed(code)
     await emit(socket_closed, stats.name, ws=ws, code=code, reason=reason)
 

@@ -293,7 +293,7 @@ async def leave_all() -> None:
     current: Service | None = _hooks["service"]
     if current is None:
         return
-    try:
-        await current.leave_all()
+    try:  # bounded as a whole: a hung Redis must not hold the process's exit
+        await asyncio.wait_for(current.leave_all(), 2 * REDIS_TIMEOUT)
     except Exception as exc:
         logger.warning("bunws: presence: could not remove this process's entries (%s)", exc)

@@ -21,7 +21,7 @@ from bunws.cluster.bridge import Bridge, start_bridge
 from bunws.cluster.layer import SEND_TIMEOUT, cross_process_layer, group_name, publish_message
 from bunws.core import stats
 from bunws.core.frame import Frame
-from bunws.core.hub import Subscriber, hub
+from bunws.core.hub import Subscriber, check_topic, hub
 
 logger = logging.getLogger("bunws")
 
@@ -54,8 +54,7 @@ def publish_frame(topic: str, frame: Frame, skip: Subscriber | None = None) -> i
 
 
 def _checked_frame(topic: object, data: Any, compress: bool) -> Frame:
-    if not isinstance(topic, str):
-        raise TypeError(f"a topic is a str, got {type(topic).__name__} {topic!r}.")
+    check_topic(topic)
     return Frame(data, compress)
 
 

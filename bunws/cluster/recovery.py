@@ -60,7 +60,7 @@ class Service:
         self.sessions = Sessions(loop, self.store, self._failed)
         self._queue: list[tuple[str, Frame, Subscriber | None]] = []
         self._flushing = False
-        self._reads: dict[tuple[str, int], asyncio.Future[tuple[list[Entry], int | None]]] = {}
+        self._reads: dict[tuple[str, int, int], asyncio.Future[tuple[list[Entry], int | None]]] = {}
         self._failed_at = 0.0
         #: Done once the recorded topics were read (handshakes of a new process wait for it).
         self.loaded: asyncio.Future[None] = loop.create_future()
@@ -116,11 +116,17 @@ class Service:
     # -- publishing and receiving -----------------------------------------------------------
 
     def publish(self, topic: str, frame: Frame, skip: Subscriber | None) -> int:
+        """Record and deliver a publish to a recorded topic.
+
+        The message is kept for replay, so it is never dropped: the return value is its size,
+        or -1 when a local subscriber is backed up (in memory, where delivery is immediate).
+        With Redis, local delivery follows the append, so the size is returned at once.
+        """
         if self.memory:
             sender = getattr(skip, "client_id", "")
             n = self.store.append_now(topic, frame.data, frame.compress, sender)  # type: ignore[union-attr]
             hub.publish(topic, StampedFrame(frame.data, frame.compress, topic, n), skip)
-            return frame.size
+            return -1 if hub.backpressured else frame.size
         self._queue.append((topic, frame, skip))
         if not self._flushing:
             self._flushing = True
@@ -184,7 +190,7 @@ class Service:
 
     async def read(self, topic: str, after: int, limit: int) -> tuple[list[Entry], int | None]:
         """The store's messages after ``after``: one read for every socket asking the same."""
-        key = (topic, after)
+        key = (topic, after, limit)  # only the same read is shared: a longer one is not cut short
         pending = self._reads.get(key)
         if pending is None:
             pending = self._reads[key] = self.loop.create_task(self.store.read(topic, after, limit))
