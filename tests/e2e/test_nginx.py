@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.support.clients import TIMEOUT, recv, recv_json
 from tests.support.http import failed_upgrade_rows
 from tests.support.servers import Server, daphne_server, free_port, wait_for_port
+from tests.support.services import apt_install
 
 NGINX = "/usr/sbin/nginx"
 CLIENT_ADDRESS = "127.0.0.2"
@@ -87,14 +86,7 @@ ROLLING = CONFIG.replace(
 
 
 def ensure_nginx() -> None:
-    if not Path(NGINX).exists() and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "nginx"],
-            check=False,
-            timeout=600,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    if not Path(NGINX).exists():
+    if not apt_install("nginx", NGINX):
         pytest.fail(f"{NGINX} is missing and `apt-get install -y nginx` did not provide it")
 
 

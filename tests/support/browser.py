@@ -8,14 +8,13 @@ without Debian's packages).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.services import apt_install
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -31,14 +30,7 @@ ARGS = [
 
 def ensure_chromium() -> None:
     """Install Debian's chromium when it is missing; fail under CI, skip elsewhere, if absent."""
-    if not Path(CHROMIUM).exists() and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "chromium"],
-            check=False,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    if not Path(CHROMIUM).exists():
+    if not apt_install("chromium", CHROMIUM):
         message = f"{CHROMIUM} is missing and `apt-get install -y chromium` did not provide it"
         if os.environ.get("CI"):
             pytest.fail(message)

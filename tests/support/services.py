@@ -4,6 +4,7 @@ and what the cross-process tests need of Redis: a layer configuration, a private
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -65,3 +66,20 @@ def start_redis(port: int, tmp: Path) -> subprocess.Popen[bytes]:
             raise AssertionError(f"redis-server on port {port} did not start within 10 s")
         time.sleep(0.05)
     return process
+
+
+def apt_install(package: str, binary: str) -> bool:
+    """Install a Debian package when ``binary`` is missing (as root, like the test setup).
+
+    A fresh machine has no package lists yet, so ``apt-get update`` runs first when the plain
+    install fails. True when ``binary`` exists afterwards.
+    """
+    if Path(binary).exists():
+        return True
+    if shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", package]
+        if subprocess.run(install, check=False, timeout=900, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update"], check=False, timeout=600, env=env)
+            subprocess.run(install, check=False, timeout=900, env=env)
+    return Path(binary).exists()
