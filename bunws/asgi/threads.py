@@ -108,14 +108,12 @@ class ThreadSafeWebSocket(ServerWebSocket):
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
+    # send_text/send_binary and publish_text/publish_binary check their payload's type in the
+    # caller's thread and go through send/publish, which hand themselves off: one check each.
     send = _handed_off(ServerWebSocket.send)
-    send_text = _handed_off(ServerWebSocket.send_text)
-    send_binary = _handed_off(ServerWebSocket.send_binary)
     subscribe = _handed_off(ServerWebSocket.subscribe)
     unsubscribe = _handed_off(ServerWebSocket.unsubscribe)
     publish = _handed_off(ServerWebSocket.publish)
-    publish_text = _handed_off(ServerWebSocket.publish_text)
-    publish_binary = _handed_off(ServerWebSocket.publish_binary)
     track = _handed_off(ServerWebSocket.track)
     untrack = _handed_off(ServerWebSocket.untrack)
     update_presence = _handed_off(ServerWebSocket.update_presence)
