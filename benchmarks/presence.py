@@ -7,14 +7,10 @@ with), one diff fanned out to many subscribers, and one list of every entry.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from benchmarks.redis_chat import delete_keys, reachable
+from benchmarks.redis_chat import delete_keys, reachable, run_probe
 from benchmarks.report import Column, Table
-from benchmarks.servers import REPO_ROOT
 from benchmarks.workloads import Context, one_line
 
 
@@ -46,22 +42,14 @@ def presence(ctx: Context) -> list[Table]:
     if down:
         table.add(label, error=down)
         return [table]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "BUNWS_BENCH_DIR": str(ctx.workdir),
-        "BUNWS_REDIS_URL": p.redis_url,
-        "BUNWS_REDIS_PREFIX": prefix,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    command = [sys.executable, "-m", "benchmarks.presence_probe"]
-    command += ["--joins", str(joins), "--subscribers", str(subscribers)]
+    args = ["--joins", str(joins), "--subscribers", str(subscribers)]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
-        table.add(label, json.loads(done.stdout.strip().splitlines()[-1]))
-    except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        probe = "benchmarks.presence_probe"
+        result = run_probe(
+            probe, args, workdir=ctx.workdir, redis_url=p.redis_url, prefix=prefix, timeout=120
+        )
+        table.add(label, result)
+    except (RuntimeError, ValueError) as exc:
         table.add(label, error=one_line(exc))
     finally:
         delete_keys(p.redis_url, prefix)

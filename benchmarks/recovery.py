@@ -12,15 +12,12 @@ plus the same in-process fan-out with recovery off and on, and Redis bytes per s
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import subprocess
-import sys
 from contextlib import ExitStack
 
-from benchmarks.redis_chat import PUBSUB, delete_keys, reachable
+from benchmarks.redis_chat import PUBSUB, delete_keys, reachable, run_probe
 from benchmarks.report import Column, Table, Target
-from benchmarks.servers import BUNWS, REPO_ROOT, ServerError, ServerSpec
+from benchmarks.servers import BUNWS, ServerError, ServerSpec
 from benchmarks.workloads import (
     CLIENT_CPU,
     SERVER_CPU,
@@ -120,22 +117,18 @@ def replay(ctx: Context, prefix: str, down: str | None) -> Table:
     if down:
         table.add(label, error=down)
         return table
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "BUNWS_BENCH_DIR": str(ctx.workdir),
-        "BUNWS_REDIS_URL": p.redis_url,
-        "BUNWS_REDIS_PREFIX": prefix + "probe",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    command = [sys.executable, "-m", "benchmarks.recovery_probe", "--messages", str(messages)]
-    command += ["--sessions", str(sessions), "--missed", str(missed)]
+    args = ["--messages", str(messages), "--sessions", str(sessions), "--missed", str(missed)]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
-        table.add(label, json.loads(done.stdout.strip().splitlines()[-1]))
-    except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        result = run_probe(
+            "benchmarks.recovery_probe",
+            args,
+            workdir=ctx.workdir,
+            redis_url=p.redis_url,
+            prefix=prefix + "probe",
+            timeout=300,
+        )
+        table.add(label, result)
+    except (RuntimeError, ValueError) as exc:
         table.add(label, error=one_line(exc))
     finally:
         delete_keys(p.redis_url, prefix + "probe")

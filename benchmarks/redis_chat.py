@@ -61,6 +61,41 @@ def delete_keys(url: str, prefix: str) -> None:
         client.close()
 
 
+def run_probe(
+    module: str, args: list[str], *, workdir: object, redis_url: str, prefix: str, timeout: float
+) -> dict[str, object]:
+    """Run an in-process probe (``python -m module args``) on the Redis layer with the bench
+    settings; return the JSON object its last stdout line holds, or raise RuntimeError."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.servers import REPO_ROOT
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "BUNWS_BENCH_DIR": str(workdir),
+        "BUNWS_REDIS_URL": redis_url,
+        "BUNWS_REDIS_PREFIX": prefix,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(one_line(exc)) from None
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def redis_chat(ctx: Context) -> list[Table]:
     p = ctx.params
     prefix = f"bunwsbench{os.getpid()}"

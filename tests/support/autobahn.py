@@ -71,3 +71,31 @@ class FakeProtocol:
 
     def dropConnection(self, abort: bool = False) -> None:
         self.state = self.STATE_CLOSED
+
+
+def handshaken_protocol(**options: Any) -> tuple[Any, Any]:
+    """autobahn's real server protocol past its handshake over Twisted's ``StringTransport``
+    (``options`` are the factory's protocol options); returns the protocol and the transport."""
+    import base64
+    import os
+
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from twisted.internet.testing import StringTransport
+
+    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
+    factory.protocol = WebSocketServerProtocol
+    if options:
+        factory.setProtocolOptions(**options)
+    protocol = factory.buildProtocol(None)
+    wire = StringTransport()
+    protocol.makeConnection(wire)
+    key = base64.b64encode(os.urandom(16)).decode()
+    protocol.dataReceived(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    if not wire.value().startswith(b"HTTP/1.1 101 "):
+        raise AssertionError(f"autobahn refused the test handshake: {wire.value()[:200]!r}")
+    wire.clear()
+    protocol.muted = False  # daphne's attribute, read by the inbox
+    return protocol, wire

@@ -5,8 +5,6 @@ and the daphne pieces against autobahn's real protocol over Twisted's ``StringTr
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +21,7 @@ from bunws.core.socket import ServerWebSocket
 from bunws.core.transport import Control, Disconnected
 from bunws.daphne.inbox import Inbox
 from bunws.daphne.transport import DaphneTransport
+from tests.support.autobahn import handshaken_protocol
 from tests.support.fakes import FakeTransport
 from tests.support.frames import PING, TEXT, client_frame
 
@@ -185,24 +184,8 @@ def test_the_idle_sweeper_leaves_a_paused_socket_alone() -> None:
 
 
 def autobahn_protocol() -> tuple[Any, Any]:
-    """An autobahn server protocol past its handshake over Twisted's ``StringTransport``."""
-    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-    from twisted.internet.testing import StringTransport
-
-    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
-    factory.protocol = WebSocketServerProtocol
-    protocol = factory.buildProtocol(None)
-    wire = StringTransport()
-    protocol.makeConnection(wire)
-    key = base64.b64encode(os.urandom(16)).decode()
-    protocol.dataReceived(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    assert wire.value().startswith(b"HTTP/1.1 101 ")
-    wire.clear()
-    protocol.muted = False  # daphne's attribute, read by the inbox
-    return protocol, wire
+    """An autobahn server protocol past its handshake, with autobahn's own defaults."""
+    return handshaken_protocol()
 
 
 async def test_pings_and_pongs_join_the_inbox_in_order_and_pings_are_still_answered() -> None:

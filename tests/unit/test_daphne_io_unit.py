@@ -5,9 +5,7 @@ transport in ``tests/support/autobahn.py``, and against autobahn's real protocol
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import os
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from bunws.daphne.connection import find_protocol
 from bunws.daphne.cork import Flusher
 from bunws.daphne.inbox import Inbox
 from bunws.daphne.transport import DaphneTransport, encode_reason
-from tests.support.autobahn import FakeProtocol
+from tests.support.autobahn import FakeProtocol, handshaken_protocol
 from tests.support.frames import BINARY, CONTINUATION, TEXT, client_frame
 
 MiB = 1024 * 1024
@@ -182,23 +180,7 @@ class RecordingValidator:
 def autobahn_connection(max_payload_length: int | None) -> tuple[Any, Any]:
     """An autobahn server protocol past its handshake, with daphne's 1 MiB limits set on its
     factory and bunws's transport attached; returns the protocol and Twisted's fake transport."""
-    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-    from twisted.internet.testing import StringTransport
-
-    factory: Any = WebSocketServerFactory()  # type: ignore[no-untyped-call]
-    factory.protocol = WebSocketServerProtocol
-    factory.setProtocolOptions(maxMessagePayloadSize=MiB, maxFramePayloadSize=MiB)
-    protocol = factory.buildProtocol(None)
-    wire = StringTransport()
-    protocol.makeConnection(wire)
-    key = base64.b64encode(os.urandom(16)).decode()
-    protocol.dataReceived(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    assert wire.value().startswith(b"HTTP/1.1 101 ")
-    wire.clear()
-    protocol.muted = False  # daphne's attribute, read by the inbox
+    protocol, wire = handshaken_protocol(maxMessagePayloadSize=MiB, maxFramePayloadSize=MiB)
     DaphneTransport(protocol, max_payload_length)
     return protocol, wire
 
